@@ -1,0 +1,35 @@
+"""URL wiring: the only place (with asgi.py and celery.py) that names every app."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from marketplace import views
+
+api_patterns = [
+    path("", include("marketplace.accounts.urls")),
+    path("", include("listings.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("api/", include(api_patterns)),
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("frontend.urls")),
+]
+
+if settings.SERVE_MEDIA:
+    # Embedded mode: one Daphne process serves uploads too. Production puts
+    # media on S3 (or behind a web server) and turns this off.
+    urlpatterns.append(
+        re_path(
+            r"^%s(?P<path>.*)$" % settings.MEDIA_URL.lstrip("/"),
+            serve,
+            {"document_root": settings.MEDIA_ROOT},
+        )
+    )
