@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "marketplace.apps.MarketplaceConfig",
     "marketplace.accounts",
     "marketplace.outbox",
+    "marketplace.notifications",
     "listings",
     "search",
     "frontend",
@@ -253,6 +254,10 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-dispatch-pending": {
         "task": "marketplace.outbox.tasks.dispatch_pending",
         "schedule": env.float("OUTBOX_DISPATCH_INTERVAL", default=5.0),
+    },
+    "listings-expire-stale": {
+        "task": "listings.tasks.expire_listings",
+        "schedule": 3600.0,
     },
 }
 
