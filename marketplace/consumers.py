@@ -15,10 +15,12 @@ CLOSE_FORBIDDEN = 4403
 class WhoAmIConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
+        # Accept, then close with a 44xx code: a rejected handshake reaches
+        # browsers as an opaque failure, a close code tells the client why.
+        await self.accept()
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        await self.accept()
         await self.send_json({"type": "hello", "user": {"id": str(user.id), "username": user.username}})
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:

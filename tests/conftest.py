@@ -175,3 +175,128 @@ def private_redis(tmp_path) -> Iterator[RedisProcess]:
     redis.start()
     yield redis
     redis.stop()
+
+
+class CeleryOver:
+    """Points the Celery app at a broker URL and runs a real worker thread."""
+
+    def __init__(self, settings, broker_url: str) -> None:
+        from marketplace.celery import app
+
+        self.app = app
+        self.settings = settings
+        self.broker_url = broker_url
+        self._saved = (app.conf.broker_url, app.conf.task_always_eager)
+        self._worker_cm = None
+
+    def configure(self) -> None:
+        self.settings.CELERY_TASK_ALWAYS_EAGER = False
+        self.app.conf.broker_url = self.broker_url
+        self.app.conf.task_always_eager = False
+        self._reset_pool()
+
+    def _reset_pool(self) -> None:
+        if self.app._pool is not None:
+            self.app._pool.force_close_all()
+            self.app._pool = None
+        self.app.__dict__.pop("amqp", None)  # producer pool caches the connection
+
+    def start_worker(self) -> None:
+        from celery.contrib.testing.worker import start_worker
+
+        self._worker_cm = start_worker(
+            self.app, pool="solo", perform_ping_check=False, shutdown_timeout=10,
+            loglevel="WARNING",
+        )
+        self._worker_cm.__enter__()
+
+    def stop_worker(self) -> None:
+        if self._worker_cm is not None:
+            self._worker_cm.__exit__(None, None, None)
+            self._worker_cm = None
+
+    def restore(self) -> None:
+        self.stop_worker()
+        self.app.conf.broker_url, self.app.conf.task_always_eager = self._saved
+        self._reset_pool()
+
+
+@pytest.fixture
+def celery_on_private_redis(settings, private_redis) -> Iterator[CeleryOver]:
+    celery = CeleryOver(settings, private_redis.url)
+    celery.configure()
+    yield celery
+    celery.restore()
+
+
+@pytest.fixture
+def celery_worker_on_shared_redis(settings) -> Iterator[CeleryOver]:
+    """A real Celery worker consuming from the test Redis (REDIS_URL)."""
+    celery = CeleryOver(settings, settings.REDIS_URL)
+    celery.configure()
+    celery.start_worker()
+    yield celery
+    celery.restore()
+
+
+def _test_database_url() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    return (
+        f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
+class ServerProcess:
+    def __init__(self, proc: subprocess.Popen, port: int) -> None:
+        self.proc = proc
+        self.port = port
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+
+def start_daphne(extra_env: dict[str, str] | None = None) -> ServerProcess:
+    """A real Daphne process serving marketplace.asgi against the test database."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        **(extra_env or {}),
+    }
+    proc = subprocess.Popen(
+        [os.sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+         "marketplace.asgi:application"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"daphne exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return ServerProcess(proc, port)
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("daphne did not start within 30 s")
+
+
+@pytest.fixture(scope="session")
+def daphne_server(django_db_setup) -> Iterator[ServerProcess]:
+    """One Daphne for the session; tests that use it need transaction=True so
+    the server process sees their committed rows."""
+    server = start_daphne()
+    yield server
+    server.proc.terminate()
+    try:
+        server.proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
