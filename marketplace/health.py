@@ -68,10 +68,20 @@ def check_broker() -> None:
 
 
 def check_storage() -> None:
+    import os
+
     from django.core.files.storage import default_storage
 
-    # `exists` on a key that is never written: a HEAD for S3, a stat locally.
-    default_storage.exists("healthz/probe")
+    bucket = getattr(default_storage, "bucket_name", None)
+    if bucket:
+        # HEAD the bucket: a missing bucket or bad credentials must show as
+        # down (a HEAD on a missing key would just answer "no such file").
+        default_storage.connection.meta.client.head_bucket(Bucket=bucket)
+        return
+    root = str(settings.MEDIA_ROOT)
+    os.makedirs(root, exist_ok=True)
+    if not os.access(root, os.W_OK):
+        raise RuntimeError(f"media folder {root} is not writable")
 
 
 def register_default_checks() -> None:

@@ -87,6 +87,6 @@ def reset_clients() -> None:
 
 def check_search() -> None:
     """Health check: the cluster answers and is not red."""
-    health = get_client().cluster.health(request_timeout=2)
+    health = get_client().options(request_timeout=2).cluster.health()
     if health.get("status") == "red":
         raise RuntimeError("cluster status is red")

@@ -7,6 +7,8 @@ import os
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/marketplace")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("MARKETPLACE_TESTING", "1")
+# Threads (health checks, sync_to_async) must not keep connections to the test DB.
+os.environ.setdefault("DATABASE_CONN_MAX_AGE", "0")
 # Unit tests run Celery tasks in-process; integration tests start a real worker.
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
 os.environ.setdefault("EMAIL_URL", "memorymail://")

@@ -61,12 +61,12 @@ async def test_foreign_origin_handshake_is_rejected(daphne_server, token_key):
 
 
 async def test_session_cookie_authenticates_the_socket(daphne_server, token_key):
-    from asgiref.sync import sync_to_async
+    from channels.db import database_sync_to_async
     from django.test import Client
 
     _, user = token_key
     client = Client()
-    await sync_to_async(client.force_login)(user)
+    await database_sync_to_async(client.force_login)(user)  # closes its connection
     cookie = f"sessionid={client.cookies['sessionid'].value}"
 
     ws = await connect(
