@@ -32,7 +32,8 @@ def register(request: HttpRequest) -> HttpResponse:
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(
-                request, _("Welcome! We sent a confirmation link to %(email)s.") % {"email": user.email}
+                request,
+                _("Welcome! We sent a confirmation link to %(email)s.") % {"email": user.email},
             )
             return redirect("frontend:home")
     status = 400 if request.method == "POST" else 200
@@ -55,6 +56,9 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "frontend/verify_email.html", {"error": exc.message}, status=400)
     except Exception:  # noqa: BLE001 - an unknown user is just an invalid link here
         return render(
-            request, "frontend/verify_email.html", {"error": _("This link is not valid.")}, status=400
+            request,
+            "frontend/verify_email.html",
+            {"error": _("This link is not valid.")},
+            status=400,
         )
     return render(request, "frontend/verify_email.html", {"error": None})

@@ -119,7 +119,7 @@ class MoneyField(serializers.Field):
     """`{"amount_minor": 1250, "currency": "CNY"}` <-> Money."""
 
     default_error_messages = {
-        "invalid": "Expected {{\"amount_minor\": <integer>, \"currency\": \"<ISO 4217>\"}}: {reason}",
+        "invalid": 'Expected {{"amount_minor": <integer>, "currency": "<ISO 4217>"}}: {reason}',
     }
 
     def __init__(self, *, allow_negative: bool = False, **kwargs: Any) -> None:

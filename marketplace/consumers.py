@@ -21,10 +21,14 @@ class WhoAmIConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        await self.send_json({"type": "hello", "user": {"id": str(user.id), "username": user.username}})
+        await self.send_json(
+            {"type": "hello", "user": {"id": str(user.id), "username": user.username}}
+        )
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong"})
         else:
-            await self.send_json({"type": "error", "code": "unknown_type", "detail": "Send {\"type\": \"ping\"}."})
+            await self.send_json(
+                {"type": "error", "code": "unknown_type", "detail": 'Send {"type": "ping"}.'}
+            )

@@ -29,7 +29,9 @@ class ValidationFailed(DomainError):
             fields = {"non_field_errors": [fields]}
         self.fields = fields
         first_field, messages = next(iter(fields.items()))
-        summary = messages[0] if first_field == "non_field_errors" else f"{first_field}: {messages[0]}"
+        summary = (
+            messages[0] if first_field == "non_field_errors" else f"{first_field}: {messages[0]}"
+        )
         super().__init__(summary, code=code)
 
 

@@ -29,7 +29,9 @@ class SeedContext:
         width = 30
         filled = int(width * done / max(total, 1))
         end = "\n" if done >= total else ""
-        self.out.write(f"\r{label:<12} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{end}")
+        self.out.write(
+            f"\r{label:<12} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{end}"
+        )
         self.out.flush()
 
 

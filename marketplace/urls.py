@@ -28,7 +28,7 @@ if settings.SERVE_MEDIA:
     # media on S3 (or behind a web server) and turns this off.
     urlpatterns.append(
         re_path(
-            r"^%s(?P<path>.*)$" % settings.MEDIA_URL.lstrip("/"),
+            rf"^{settings.MEDIA_URL.lstrip('/')}(?P<path>.*)$",
             serve,
             {"document_root": settings.MEDIA_ROOT},
         )

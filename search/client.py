@@ -31,8 +31,14 @@ def _plain(value: str) -> str:
 class PlainJsonNode(Urllib3HttpNode):
     """A urllib3 node that speaks plain JSON instead of the vendor media type."""
 
-    def perform_request(self, method: str, target: str, body: bytes | None = None,
-                        headers: Any = None, request_timeout: Any = None) -> Any:
+    def perform_request(
+        self,
+        method: str,
+        target: str,
+        body: bytes | None = None,
+        headers: Any = None,
+        request_timeout: Any = None,
+    ) -> Any:
         if headers is not None:
             headers = headers.copy()
             for name in ("accept", "content-type"):

@@ -105,8 +105,11 @@ def s3_storage(settings, s3_server) -> Iterator[str]:
 
     bucket = f"test-{uuid.uuid4().hex[:12]}"
     boto3.client(
-        "s3", endpoint_url=s3_server, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        "s3",
+        endpoint_url=s3_server,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     ).create_bucket(Bucket=bucket)
     settings.AWS_STORAGE_BUCKET_NAME = bucket
     settings.AWS_S3_ENDPOINT_URL = s3_server
@@ -149,9 +152,21 @@ class RedisProcess:
         if binary is None:
             pytest.fail("redis-server is not installed (scripts/dev.sh test installs it)")
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.tmp)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.tmp),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -205,7 +220,10 @@ class CeleryOver:
         from celery.contrib.testing.worker import start_worker
 
         self._worker_cm = start_worker(
-            self.app, pool="solo", perform_ping_check=False, shutdown_timeout=10,
+            self.app,
+            pool="solo",
+            perform_ping_check=False,
+            shutdown_timeout=10,
             loglevel="WARNING",
         )
         self._worker_cm.__enter__()
@@ -243,9 +261,7 @@ def _test_database_url() -> str:
     from django.db import connection
 
     db = connection.settings_dict
-    return (
-        f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    )
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 class ServerProcess:
@@ -272,9 +288,19 @@ def start_daphne(extra_env: dict[str, str] | None = None) -> ServerProcess:
         **(extra_env or {}),
     }
     proc = subprocess.Popen(
-        [os.sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-         "marketplace.asgi:application"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            os.sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "marketplace.asgi:application",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -9,6 +9,8 @@ class UserAdmin(BaseUserAdmin):
     list_display = ("username", "email", "display_name", "city", "email_verified_at", "is_staff")
     fieldsets = (
         *BaseUserAdmin.fieldsets,
-        ("Profile", {"fields": ("display_name", "avatar", "city", "bio", "languages",
-                                "email_verified_at")}),
+        (
+            "Profile",
+            {"fields": ("display_name", "avatar", "city", "bio", "languages", "email_verified_at")},
+        ),
     )

@@ -86,7 +86,11 @@ class VerifyEmailInput(serializers.Serializer):
 class VerifyEmailView(AuthThrottled):
     @extend_schema(
         request=VerifyEmailInput,
-        responses={200: inline_serializer("VerifyEmailOutput", {"email_verified": serializers.BooleanField()})},
+        responses={
+            200: inline_serializer(
+                "VerifyEmailOutput", {"email_verified": serializers.BooleanField()}
+            )
+        },
         tags=["accounts"],
     )
     def post(self, request: Request) -> Response:
@@ -123,8 +127,16 @@ class PublicProfileSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
         fields = [
-            "id", "username", "display_name", "avatar_url", "city", "bio", "languages",
-            "member_since", "email_verified", "reputation",
+            "id",
+            "username",
+            "display_name",
+            "avatar_url",
+            "city",
+            "bio",
+            "languages",
+            "member_since",
+            "email_verified",
+            "reputation",
         ]
 
     def get_avatar_url(self, user: User) -> str | None:

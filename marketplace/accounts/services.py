@@ -46,9 +46,7 @@ def user_register(*, username: str, email: str, password: str) -> User:
     username = (username or "").strip()
     errors: dict[str, list[str]] = {}
     if not USERNAME_RE.match(username):
-        errors["username"] = [
-            "3-150 characters: letters, digits and @ . + - _ only."
-        ]
+        errors["username"] = ["3-150 characters: letters, digits and @ . + - _ only."]
     elif User.objects.filter(username__iexact=username).exists():
         errors["username"] = ["A user with that username already exists."]
     try:
@@ -136,7 +134,7 @@ def profile_update(*, user: User, **fields: Any) -> User:
         if not isinstance(languages, list) or not all(
             isinstance(code, str) and 2 <= len(code) <= 20 for code in languages
         ):
-            raise ValidationFailed({"languages": ["A list of language codes, e.g. [\"en\"]."]})
+            raise ValidationFailed({"languages": ['A list of language codes, e.g. ["en"].']})
     for name, value in fields.items():
         setattr(user, name, value)
     user.full_clean(exclude=["password", "username", "email", "avatar"], validate_unique=False)

@@ -33,7 +33,10 @@ def notify(
         try:
             with transaction.atomic():  # a savepoint: the caller's transaction survives a clash
                 return Notification.objects.create(
-                    recipient=recipient, kind=kind, payload=payload, link=link,
+                    recipient=recipient,
+                    kind=kind,
+                    payload=payload,
+                    link=link,
                     dedupe_key=dedupe_key,
                 )
         except IntegrityError:

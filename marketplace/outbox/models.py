@@ -43,3 +43,6 @@ class OutboxDelivery(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["event", "handler"], name="outbox_delivery_once")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.handler} <- {self.event_id}"

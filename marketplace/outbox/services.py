@@ -87,9 +87,7 @@ def deliver(*, event_id: Any) -> bool:
     for handler_name, handler in subscribers(event.topic):
         try:
             with transaction.atomic():
-                _, created = OutboxDelivery.objects.get_or_create(
-                    event=event, handler=handler_name
-                )
+                _, created = OutboxDelivery.objects.get_or_create(event=event, handler=handler_name)
                 if not created:
                     continue
                 handler(event.payload)

@@ -27,7 +27,9 @@ def test_register_creates_user_and_answers_id_and_username(api_client):
     assert not user.email_verified
 
 
-def test_register_sends_verification_email_after_commit(api_client, django_capture_on_commit_callbacks):
+def test_register_sends_verification_email_after_commit(
+    api_client, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = register(api_client)
 

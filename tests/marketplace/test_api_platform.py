@@ -30,7 +30,9 @@ def test_credential_endpoints_are_throttled_per_ip(api_client, monkeypatch):
     monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"auth": "3/min"})
     body = {"username": "nobody", "password": "wrong"}
 
-    statuses = [api_client.post("/api/auth/token", body, format="json").status_code for _ in range(4)]
+    statuses = [
+        api_client.post("/api/auth/token", body, format="json").status_code for _ in range(4)
+    ]
 
     assert statuses == [400, 400, 400, 429]
     last = api_client.post("/api/auth/token", body, format="json")

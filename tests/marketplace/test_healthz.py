@@ -91,8 +91,11 @@ def test_missing_s3_bucket_is_503_naming_storage(client, s3_storage, search_url)
     from django.conf import settings
 
     boto3.client(
-        "s3", endpoint_url=settings.AWS_S3_ENDPOINT_URL, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        "s3",
+        endpoint_url=settings.AWS_S3_ENDPOINT_URL,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     ).delete_bucket(Bucket=s3_storage)
 
     response = client.get("/healthz")

@@ -90,7 +90,9 @@ def test_one_failing_handler_does_not_rerun_the_one_that_succeeded(received):
 
     services.subscribe(TOPIC, broken, name="tests.zz_broken")
     event = services.publish(topic=TOPIC, payload={"n": 4})
-    services._subscribers[TOPIC] = [h for h in services._subscribers[TOPIC] if h[0] != "tests.zz_broken"]
+    services._subscribers[TOPIC] = [
+        h for h in services._subscribers[TOPIC] if h[0] != "tests.zz_broken"
+    ]
 
     services.dispatch_pending()
 

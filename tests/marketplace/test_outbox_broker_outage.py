@@ -64,7 +64,9 @@ def test_registration_succeeds_while_redis_is_down_and_email_goes_out_once_it_is
     assert len(mail.outbox) == 1
 
 
-def test_events_flow_through_a_real_worker_when_redis_is_up(api_client, celery_worker_on_shared_redis):
+def test_events_flow_through_a_real_worker_when_redis_is_up(
+    api_client, celery_worker_on_shared_redis
+):
     response = api_client.post(
         "/api/auth/register",
         {"username": "online", "email": "online@example.com", "password": "sturdy-Pass-42"},

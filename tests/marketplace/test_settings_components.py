@@ -31,9 +31,18 @@ print(json.dumps({
 """
 
 COMPONENT_VARS = (
-    "DATABASE_URL", "REDIS_URL", "ELASTICSEARCH_URL", "AWS_STORAGE_BUCKET_NAME", "EMAIL_URL",
-    "CELERY_TASK_ALWAYS_EAGER", "CELERY_BROKER_URL", "API_THROTTLING", "DJANGO_ENV",
-    "DJANGO_DEBUG", "DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "ELASTICSEARCH_URL",
+    "AWS_STORAGE_BUCKET_NAME",
+    "EMAIL_URL",
+    "CELERY_TASK_ALWAYS_EAGER",
+    "CELERY_BROKER_URL",
+    "API_THROTTLING",
+    "DJANGO_ENV",
+    "DJANGO_DEBUG",
+    "DJANGO_SECRET_KEY",
+    "DJANGO_ALLOWED_HOSTS",
 )
 
 
@@ -87,16 +96,18 @@ def test_set_variables_select_the_real_components():
 
 
 def test_production_refuses_to_start_without_a_real_secret_key():
-    result = run_settings(DJANGO_ENV="production", DATABASE_URL="postgres://h/db",
-                          DJANGO_ALLOWED_HOSTS="example.com")
+    result = run_settings(
+        DJANGO_ENV="production", DATABASE_URL="postgres://h/db", DJANGO_ALLOWED_HOSTS="example.com"
+    )
 
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
 
 
 def test_production_refuses_to_start_without_a_database():
-    result = run_settings(DJANGO_ENV="production", DJANGO_SECRET_KEY="x" * 60,
-                          DJANGO_ALLOWED_HOSTS="example.com")
+    result = run_settings(
+        DJANGO_ENV="production", DJANGO_SECRET_KEY="x" * 60, DJANGO_ALLOWED_HOSTS="example.com"
+    )
 
     assert result.returncode != 0
     assert "DATABASE_URL" in result.stderr
@@ -105,13 +116,17 @@ def test_production_refuses_to_start_without_a_database():
 def test_production_settings_pass_check_deploy():
     env = {k: v for k, v in os.environ.items() if k not in COMPONENT_VARS}
     env.update(
-        DJANGO_ENV="production", DJANGO_SECRET_KEY=uuid.uuid4().hex * 2,
+        DJANGO_ENV="production",
+        DJANGO_SECRET_KEY=uuid.uuid4().hex * 2,
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/marketplace",
         DJANGO_ALLOWED_HOSTS="marketplace.example.com",
     )
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -163,10 +178,17 @@ def test_storage_writes_to_real_s3(s3_storage, settings):
 
     name = default_storage.save("probe/hello.txt", ContentFile(b"hello s3"))
 
-    body = boto3.client(
-        "s3", endpoint_url=settings.AWS_S3_ENDPOINT_URL, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    ).get_object(Bucket=s3_storage, Key=name)["Body"].read()
+    body = (
+        boto3.client(
+            "s3",
+            endpoint_url=settings.AWS_S3_ENDPOINT_URL,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        .get_object(Bucket=s3_storage, Key=name)["Body"]
+        .read()
+    )
     assert body == b"hello s3"
 
 

@@ -54,10 +54,10 @@ async def test_bad_token_is_treated_as_anonymous(daphne_server):
 async def test_foreign_origin_handshake_is_rejected(daphne_server, token_key):
     key, _ = token_key
     with pytest.raises(websockets.InvalidStatus) as refused:
-        await connect(f"{daphne_server.ws_url}/ws/whoami/?token={key}", origin="http://evil.example")
+        await connect(
+            f"{daphne_server.ws_url}/ws/whoami/?token={key}", origin="http://evil.example"
+        )
     assert refused.value.response.status_code == 403
-
-
 
 
 async def test_session_cookie_authenticates_the_socket(daphne_server, token_key):

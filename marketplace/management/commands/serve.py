@@ -56,12 +56,21 @@ class Command(BaseCommand):
             threading.Thread(target=self._dispatch_loop, args=(stop,), daemon=True).start()
 
         cmd = [
-            sys.executable, "-m", "daphne", "-b", options["host"], "-p", str(options["port"]),
-            "--proxy-headers", "marketplace.asgi:application",
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            options["host"],
+            "-p",
+            str(options["port"]),
+            "--proxy-headers",
+            "marketplace.asgi:application",
         ]
-        self.stdout.write(self.style.SUCCESS(
-            f"Marketplace at http://{options['host']}:{options['port']}/  (Ctrl+C stops)"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Marketplace at http://{options['host']}:{options['port']}/  (Ctrl+C stops)"
+            )
+        )
         daphne = subprocess.Popen(cmd, env=child_env)
 
         def forward(signum: int, _frame: Any) -> None:

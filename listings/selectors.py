@@ -1,0 +1,235 @@
+"""Every non-trivial read about listings, categories and favourites.
+
+`listing_get_for_user` is the one access function: the REST views, the pages
+and (later) chat and orders fetch a listing on someone's behalf through it,
+so "not found" and "not yours to see" look the same everywhere.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import BooleanField, Exists, OuterRef, Prefetch, Q, QuerySet, Value
+
+from listings.models import PUBLIC_STATUSES, Category, Favourite, Listing, ListingStatus, Photo
+from marketplace.errors import NotAllowed, NotFound, ValidationFailed
+from marketplace.ids import parse_uuid
+
+MODERATE_PERMISSION = "listings.moderate_listing"
+
+# --- categories ---------------------------------------------------------------------
+
+
+def category_list() -> list[Category]:
+    """Every category, parents before children (one query)."""
+    categories = list(Category.objects.select_related("parent").order_by("position", "slug"))
+    by_id = {c.id: c for c in categories}
+    depth: dict[uuid.UUID, int] = {}
+
+    def level(category: Category) -> int:
+        if category.id not in depth:
+            parent = by_id.get(category.parent_id) if category.parent_id else None
+            depth[category.id] = 0 if parent is None else level(parent) + 1
+        return depth[category.id]
+
+    return sorted(categories, key=lambda c: (level(c), c.position, c.slug))
+
+
+def category_get(*, slug: str) -> Category | None:
+    return Category.objects.filter(slug=slug).first() if isinstance(slug, str) else None
+
+
+def _ancestors(category: Category, by_id: dict[uuid.UUID, Category]) -> list[Category]:
+    """Root first, `category` last; stops on a (corrupt) cycle."""
+    chain: list[Category] = []
+    seen: set[uuid.UUID] = set()
+    node: Category | None = category
+    while node is not None and node.id not in seen:
+        seen.add(node.id)
+        chain.append(node)
+        node = by_id.get(node.parent_id) if node.parent_id else None
+    return list(reversed(chain))
+
+
+def category_schema(*, category: Category, categories: Iterable[Category] | None = None
+                    ) -> list[dict[str, Any]]:
+    """The attribute schema of `category` including what it inherits.
+
+    Ancestors' attributes come first; a subcategory may redefine an inherited
+    attribute by using the same name (its definition wins, in the parent's place).
+    """
+    pool = list(categories) if categories is not None else list(Category.objects.all())
+    by_id = {c.id: c for c in pool}
+    by_id.setdefault(category.id, category)
+    merged: dict[str, dict[str, Any]] = {}
+    for node in _ancestors(category, by_id):
+        for attribute in node.attributes or []:
+            merged[attribute["name"]] = attribute
+    return list(merged.values())
+
+
+def category_descendant_ids(*, category: Category) -> list[uuid.UUID]:
+    """`category` and every category below it (one query)."""
+    children: dict[uuid.UUID | None, list[uuid.UUID]] = {}
+    for cid, parent_id in Category.objects.values_list("id", "parent_id"):
+        children.setdefault(parent_id, []).append(cid)
+    found, stack = [], [category.id]
+    while stack:
+        current = stack.pop()
+        if current in found:
+            continue
+        found.append(current)
+        stack.extend(children.get(current, []))
+    return found
+
+
+# --- access ---------------------------------------------------------------------------
+
+
+def user_is_moderator(user: Any) -> bool:
+    """Moderators (a permission group) see and act on every listing."""
+    return bool(user and user.is_authenticated and user.has_perm(MODERATE_PERMISSION))
+
+
+def listing_visible_to(*, listing: Listing, user: Any) -> bool:
+    """Public states for everyone; the rest for the seller and moderators."""
+    if listing.status in PUBLIC_STATUSES:
+        return True
+    if user is None or not user.is_authenticated:
+        return False
+    return listing.seller_id == user.pk or user_is_moderator(user)
+
+
+def listing_can_see_fraud_hold(*, listing: Listing, user: Any) -> bool:
+    if user is None or not user.is_authenticated:
+        return False
+    return listing.seller_id == user.pk or user_is_moderator(user)
+
+
+def _photos_prefetch() -> Prefetch:
+    return Prefetch("photos", queryset=Photo.objects.order_by("position", "created_at"))
+
+
+def listing_queryset(*, user: Any = None) -> QuerySet[Listing]:
+    """Listings with what the API shows: seller, category, ordered photos and
+    `is_favorite` for `user` - a fixed number of queries however many rows."""
+    qs = Listing.objects.select_related("seller", "category").prefetch_related(_photos_prefetch())
+    if user is not None and user.is_authenticated:
+        return qs.annotate(
+            is_favorite=Exists(Favourite.objects.filter(listing=OuterRef("pk"), user=user))
+        )
+    return qs.annotate(is_favorite=Value(False, output_field=BooleanField()))
+
+
+def listing_get_for_user(*, listing_id: Any, user: Any) -> Listing:
+    """The listing `listing_id` as `user` may see it, or NotFound.
+
+    Drafts, held, withdrawn and expired listings exist only for their seller
+    and moderators; for anyone else they are indistinguishable from a listing
+    that never existed (404, not 403).
+    """
+    uid = parse_uuid(listing_id)
+    listing = listing_queryset(user=user).filter(id=uid).first() if uid else None
+    if listing is None or not listing_visible_to(listing=listing, user=user):
+        raise NotFound("No such listing.")
+    return listing
+
+
+def listing_list(
+    *,
+    user: Any,
+    seller: str | None = None,
+    statuses: list[str] | None = None,
+    category: str | None = None,
+) -> QuerySet[Listing]:
+    """Listings for a list page or the API.
+
+    - `seller`: a user id, or "me" (needs a login). Your own listings come in
+      every state unless `statuses` says otherwise, newest first.
+    - `statuses`: public states (active, reserved, sold) for anyone; the others
+      only for your own listings (or for moderators).
+    - `category`: a slug; its descendants are included.
+    Default: active listings, most recently published first.
+    """
+    errors: dict[str, list[str]] = {}
+    qs = listing_queryset(user=user)
+    own = False
+    if seller:
+        if seller == "me":
+            if not user or not user.is_authenticated:
+                # The API answers 401 before getting here; pages redirect to login.
+                raise NotAllowed("Log in to see your own listings.", code="not_authenticated")
+            seller_id = user.pk
+        else:
+            seller_id = parse_uuid(seller)
+            if seller_id is None:
+                errors["seller"] = ["Expected a user id or \"me\"."]
+        if "seller" not in errors:
+            own = bool(user and user.is_authenticated and seller_id == user.pk)
+            qs = qs.filter(seller_id=seller_id)
+    if statuses:
+        unknown = [s for s in statuses if s not in ListingStatus.values]
+        if unknown:
+            errors["status"] = [
+                f"Unknown status {unknown[0]!r}; one of {', '.join(ListingStatus.values)}."
+            ]
+        else:
+            private = [s for s in statuses if s not in PUBLIC_STATUSES]
+            if private and not own and not user_is_moderator(user):
+                errors["status"] = [
+                    f"Only your own listings can be filtered by {', '.join(private)} "
+                    "(add seller=me)."
+                ]
+            qs = qs.filter(status__in=statuses)
+    elif not own:
+        qs = qs.filter(status=ListingStatus.ACTIVE)
+    if category:
+        node = category_get(slug=category)
+        if node is None:
+            errors["category"] = [f"Unknown category {category!r}."]
+        else:
+            qs = qs.filter(category_id__in=category_descendant_ids(category=node))
+    if errors:
+        raise ValidationFailed(errors)
+    if own:
+        return qs.order_by("-created_at", "-id")
+    return qs.order_by("-published_at", "-id")
+
+
+def favorites_for_user(*, user: Any) -> QuerySet[Listing]:
+    """Listings `user` favourited and may still see, most recent favourite first."""
+    return (
+        listing_queryset(user=user)
+        .filter(favourites__user=user)
+        .filter(Q(status__in=PUBLIC_STATUSES) | Q(seller=user))
+        .order_by("-favourites__created_at", "-id")
+    )
+
+
+def favouriters_of(*, listing_id: Any) -> QuerySet[Any]:
+    """The users who favourited a listing."""
+    user_model = get_user_model()
+    return user_model.objects.filter(favourites__listing_id=listing_id, is_active=True).order_by(
+        "pk"
+    )
+
+
+def listing_ids_due_for_expiry(*, now: datetime, limit: int = 500) -> list[uuid.UUID]:
+    return list(
+        Listing.objects.filter(status=ListingStatus.ACTIVE, expires_at__lte=now)
+        .order_by("expires_at")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def photo_ids_missing_variants(*, created_before: datetime, limit: int = 200) -> list[uuid.UUID]:
+    return list(
+        Photo.objects.filter(created_at__lt=created_before)
+        .filter(Q(thumbnail="") | Q(medium=""))
+        .order_by("created_at")
+        .values_list("id", flat=True)[:limit]
+    )
