@@ -61,6 +61,13 @@ class InvalidState(DomainError):
         self.state = state
 
 
+class ServiceUnavailable(DomainError):
+    """A component we depend on (e.g. the search server) is unreachable (HTTP 503)."""
+
+    status_code = 503
+    code = "service_unavailable"
+
+
 class RateLimited(DomainError):
     status_code = 429
     code = "throttled"

@@ -255,6 +255,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "marketplace.outbox.tasks.dispatch_pending",
         "schedule": env.float("OUTBOX_DISPATCH_INTERVAL", default=5.0),
     },
+    "search-saved-search-alerts": {
+        "task": "search.tasks.run_saved_search_alerts",
+        "schedule": env.float("SAVED_SEARCH_ALERT_INTERVAL", default=300.0),
+    },
+    "search-repair-index": {
+        "task": "search.tasks.repair_index",
+        "schedule": 24 * 3600.0,
+    },
     "listings-expire-stale": {
         "task": "listings.tasks.expire_listings",
         "schedule": 3600.0,
@@ -266,6 +274,9 @@ CELERY_BEAT_SCHEDULE = {
 ELASTICSEARCH_URL = env.str("ELASTICSEARCH_URL", default="")
 ELASTICSEARCH_INDEX_PREFIX = env.str("ELASTICSEARCH_INDEX_PREFIX", default="marketplace")
 ELASTICSEARCH_TIMEOUT = env.float("ELASTICSEARCH_TIMEOUT", default=5.0)
+# Make each write visible to searches at once (tests, demos); production leaves
+# it to the index's refresh interval (1 s) for throughput.
+SEARCH_REFRESH_ON_WRITE = env.bool("SEARCH_REFRESH_ON_WRITE", default=False)
 
 # --- email --------------------------------------------------------------------------
 

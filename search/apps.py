@@ -10,3 +10,13 @@ class SearchConfig(AppConfig):
         from search.client import check_search
 
         health.register("search", check_search)
+
+        from search import events
+
+        events.register()
+
+        from marketplace import embedded
+        from search.indexing import reindex
+
+        # `make run`: the embedded search server starts empty; fill it.
+        embedded.on_startup("search index", lambda: reindex())

@@ -84,18 +84,25 @@ def deliver(*, event_id: Any) -> bool:
     if event is None or event.delivered_at is not None:
         return True
     OutboxEvent.objects.filter(id=event.id).update(attempts=event.attempts + 1)
+    failures: list[tuple[str, Exception]] = []
     for handler_name, handler in subscribers(event.topic):
         try:
             with transaction.atomic():
-                _, created = OutboxDelivery.objects.get_or_create(event=event, handler=handler_name)
+                _, created = OutboxDelivery.objects.get_or_create(
+                    event=event, handler=handler_name
+                )
                 if not created:
                     continue
                 handler(event.payload)
-        except Exception as exc:
-            OutboxEvent.objects.filter(id=event.id).update(
-                last_error=f"{handler_name}: {type(exc).__name__}: {exc}"[:2000]
-            )
-            raise
+        except Exception as exc:  # noqa: BLE001 - one handler's failure must not starve the rest
+            logger.warning("outbox: %s failed on %s: %s", handler_name, event.id, exc)
+            failures.append((handler_name, exc))
+    if failures:
+        name, exc = failures[0]
+        OutboxEvent.objects.filter(id=event.id).update(
+            last_error="; ".join(f"{n}: {type(e).__name__}: {e}" for n, e in failures)[:2000]
+        )
+        raise exc
     OutboxEvent.objects.filter(id=event.id, delivered_at__isnull=True).update(
         delivered_at=timezone.now(), last_error=""
     )
