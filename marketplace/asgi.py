@@ -16,11 +16,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from chat.consumers import ChatConsumer  # noqa: E402
 from marketplace.consumers import WhoAmIConsumer  # noqa: E402
 from marketplace.ws_auth import AuthStack  # noqa: E402
 
 websocket_urlpatterns = [
     path("ws/whoami/", WhoAmIConsumer.as_asgi()),
+    path("ws/chat/<str:conversation_id>/", ChatConsumer.as_asgi()),
 ]
 
 application = ProtocolTypeRouter(

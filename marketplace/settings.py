@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "marketplace.notifications",
     "listings",
     "search",
+    "chat",
     "frontend",
 ]
 
@@ -263,6 +264,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "search.tasks.repair_index",
         "schedule": 24 * 3600.0,
     },
+    "chat-expire-offers": {
+        "task": "chat.tasks.expire_offers",
+        "schedule": 60.0,
+    },
     "listings-expire-stale": {
         "task": "listings.tasks.expire_listings",
         "schedule": 3600.0,
@@ -372,3 +377,7 @@ LISTING_MAX_PHOTOS = env.int("LISTING_MAX_PHOTOS", default=12)
 PHOTO_MAX_BYTES = env.int("PHOTO_MAX_BYTES", default=15 * 1024 * 1024)
 PHOTO_MAX_PIXELS = env.int("PHOTO_MAX_PIXELS", default=40_000_000)
 FRAUD_HOLD_THRESHOLD = env.float("FRAUD_HOLD_THRESHOLD", default=0.8)
+CHAT_OFFER_TTL_HOURS = env.float("CHAT_OFFER_TTL_HOURS", default=24.0)
+CHAT_MAX_OFFERS_PER_LISTING = env.int("CHAT_MAX_OFFERS_PER_LISTING", default=5)
+# (messages, seconds) per user across all conversations.
+CHAT_MESSAGE_RATE = tuple(env.list("CHAT_MESSAGE_RATE", cast=int, default=[30, 10]))

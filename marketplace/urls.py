@@ -11,6 +11,7 @@ from marketplace import views
 api_patterns = [
     path("", include("marketplace.accounts.urls")),
     path("", include("search.urls")),
+    path("", include("chat.urls")),
     path("", include("listings.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
