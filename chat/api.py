@@ -17,23 +17,38 @@ from chat.serializers import message_payload, offer_payload
 from marketplace.api import MoneyField, ResultsPagination
 from marketplace.errors import ValidationFailed
 
-MessageSchema = inline_serializer("ChatMessage", {
-    "id": serializers.UUIDField(), "conversation": serializers.UUIDField(),
-    "seq": serializers.IntegerField(), "sender": serializers.UUIDField(allow_null=True),
-    "kind": serializers.ChoiceField(choices=["text", "image", "offer", "system"]),
-    "body": serializers.CharField(), "client_id": serializers.CharField(allow_null=True),
-    "offer": serializers.DictField(allow_null=True),
-    "image_url": serializers.URLField(allow_null=True), "data": serializers.DictField(),
-    "created_at": serializers.DateTimeField(),
-})
-OfferSchema = inline_serializer("ChatOffer", {
-    "id": serializers.UUIDField(), "conversation": serializers.UUIDField(),
-    "listing": serializers.UUIDField(), "buyer": serializers.UUIDField(),
-    "made_by": serializers.UUIDField(), "amount": MoneyField(),
-    "status": serializers.CharField(), "replaces": serializers.UUIDField(allow_null=True),
-    "is_discount": serializers.BooleanField(), "expires_at": serializers.DateTimeField(),
-    "created_at": serializers.DateTimeField(),
-})
+MessageSchema = inline_serializer(
+    "ChatMessage",
+    {
+        "id": serializers.UUIDField(),
+        "conversation": serializers.UUIDField(),
+        "seq": serializers.IntegerField(),
+        "sender": serializers.UUIDField(allow_null=True),
+        "kind": serializers.ChoiceField(choices=["text", "image", "offer", "system"]),
+        "body": serializers.CharField(),
+        "client_id": serializers.CharField(allow_null=True),
+        "offer": serializers.DictField(allow_null=True),
+        "image_url": serializers.URLField(allow_null=True),
+        "data": serializers.DictField(),
+        "created_at": serializers.DateTimeField(),
+    },
+)
+OfferSchema = inline_serializer(
+    "ChatOffer",
+    {
+        "id": serializers.UUIDField(),
+        "conversation": serializers.UUIDField(),
+        "listing": serializers.UUIDField(),
+        "buyer": serializers.UUIDField(),
+        "made_by": serializers.UUIDField(),
+        "amount": MoneyField(),
+        "status": serializers.CharField(),
+        "replaces": serializers.UUIDField(allow_null=True),
+        "is_discount": serializers.BooleanField(),
+        "expires_at": serializers.DateTimeField(),
+        "created_at": serializers.DateTimeField(),
+    },
+)
 
 
 class ConversationSerializer(serializers.ModelSerializer):
@@ -51,8 +66,12 @@ class ConversationSerializer(serializers.ModelSerializer):
 
     def get_listing(self, obj: Conversation) -> dict[str, Any]:
         listing = obj.listing
-        return {"id": str(listing.pk), "title": listing.title, "status": listing.status,
-                "price": listing.price.to_dict()}
+        return {
+            "id": str(listing.pk),
+            "title": listing.title,
+            "status": listing.status,
+            "price": listing.price.to_dict(),
+        }
 
     def get_buyer(self, obj: Conversation) -> dict[str, Any]:
         return self._user(obj.buyer)
@@ -83,9 +102,11 @@ class ConversationListView(APIView):
         data = ConversationSerializer(page, many=True, context={"request": request}).data
         return paginator.get_paginated_response(data)
 
-    @extend_schema(request=ConversationCreateInput,
-                   responses={201: ConversationSerializer, 200: ConversationSerializer},
-                   tags=["chat"])
+    @extend_schema(
+        request=ConversationCreateInput,
+        responses={201: ConversationSerializer, 200: ConversationSerializer},
+        tags=["chat"],
+    )
     def post(self, request: Request) -> Response:
         data = ConversationCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -93,9 +114,12 @@ class ConversationListView(APIView):
             listing_id=data.validated_data["listing"], buyer=request.user
         )
         conversation = selectors.conversation_get_for_participant(
-            conversation_id=conversation.pk, user=request.user)
-        return Response(ConversationSerializer(conversation, context={"request": request}).data,
-                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+            conversation_id=conversation.pk, user=request.user
+        )
+        return Response(
+            ConversationSerializer(conversation, context={"request": request}).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
 
 class ConversationDetailView(APIView):
@@ -104,7 +128,8 @@ class ConversationDetailView(APIView):
     @extend_schema(responses=ConversationSerializer, tags=["chat"])
     def get(self, request: Request, conversation_id: str) -> Response:
         conversation = selectors.conversation_get_for_participant(
-            conversation_id=conversation_id, user=request.user)
+            conversation_id=conversation_id, user=request.user
+        )
         return Response(ConversationSerializer(conversation, context={"request": request}).data)
 
 
@@ -118,38 +143,51 @@ class MessageListView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("after", str, description="a message id: only newer ones")],
-        responses=inline_serializer("MessageList", {"results": MessageSchema.__class__(many=True),
-                                                    "next": serializers.URLField(allow_null=True)}),
+        responses=inline_serializer(
+            "MessageList",
+            {
+                "results": MessageSchema.__class__(many=True),
+                "next": serializers.URLField(allow_null=True),
+            },
+        ),
         tags=["chat"],
     )
     def get(self, request: Request, conversation_id: str) -> Response:
         conversation = selectors.conversation_get_for_participant(
-            conversation_id=conversation_id, user=request.user)
-        messages = selectors.messages_after(conversation=conversation,
-                                            after=request.query_params.get("after"))
+            conversation_id=conversation_id, user=request.user
+        )
+        messages = selectors.messages_after(
+            conversation=conversation, after=request.query_params.get("after")
+        )
         next_url = None
         if len(messages) == selectors.MESSAGE_PAGE:
             next_url = request.build_absolute_uri(request.path) + f"?after={messages[-1].pk}"
         return Response({"results": [message_payload(m) for m in messages], "next": next_url})
 
-    @extend_schema(request=MessageInput, responses={201: MessageSchema, 200: MessageSchema},
-                   tags=["chat"])
+    @extend_schema(
+        request=MessageInput, responses={201: MessageSchema, 200: MessageSchema}, tags=["chat"]
+    )
     def post(self, request: Request, conversation_id: str) -> Response:
         from chat import ratelimit
         from marketplace.errors import RateLimited
 
         conversation = selectors.conversation_get_for_participant(
-            conversation_id=conversation_id, user=request.user)
+            conversation_id=conversation_id, user=request.user
+        )
         data = MessageInput(data=request.data)
         data.is_valid(raise_exception=True)
         if not ratelimit.allow_message(request.user.pk):
             raise RateLimited("You are sending messages too fast; slow down.")
         message, created = services.message_send(
-            conversation=conversation, sender=request.user, body=data.validated_data["body"],
+            conversation=conversation,
+            sender=request.user,
+            body=data.validated_data["body"],
             client_id=data.validated_data.get("client_id", ""),
         )
-        return Response(message_payload(message),
-                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            message_payload(message),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
 
 class ImageMessageView(APIView):
@@ -157,22 +195,35 @@ class ImageMessageView(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(
-        request={"multipart/form-data": inline_serializer("ChatImageUpload", {
-            "image": serializers.ImageField(), "client_id": serializers.CharField(required=False)})},
-        responses={201: MessageSchema}, tags=["chat"],
+        request={
+            "multipart/form-data": inline_serializer(
+                "ChatImageUpload",
+                {
+                    "image": serializers.ImageField(),
+                    "client_id": serializers.CharField(required=False),
+                },
+            )
+        },
+        responses={201: MessageSchema},
+        tags=["chat"],
     )
     def post(self, request: Request, conversation_id: str) -> Response:
         conversation = selectors.conversation_get_for_participant(
-            conversation_id=conversation_id, user=request.user)
+            conversation_id=conversation_id, user=request.user
+        )
         upload = request.FILES.get("image")
         if upload is None:
             raise ValidationFailed({"image": ["Attach a photo as `image`."]})
         message, created = services.image_message_send(
-            conversation=conversation, sender=request.user, upload=upload,
+            conversation=conversation,
+            sender=request.user,
+            upload=upload,
             client_id=request.data.get("client_id", ""),
         )
-        return Response(message_payload(message),
-                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            message_payload(message),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
 
 class ReadInput(serializers.Serializer):
@@ -182,15 +233,20 @@ class ReadInput(serializers.Serializer):
 class ReadView(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(request=ReadInput, responses=inline_serializer(
-        "ReadMarker", {"last_read_seq": serializers.IntegerField()}), tags=["chat"])
+    @extend_schema(
+        request=ReadInput,
+        responses=inline_serializer("ReadMarker", {"last_read_seq": serializers.IntegerField()}),
+        tags=["chat"],
+    )
     def post(self, request: Request, conversation_id: str) -> Response:
         conversation = selectors.conversation_get_for_participant(
-            conversation_id=conversation_id, user=request.user)
+            conversation_id=conversation_id, user=request.user
+        )
         data = ReadInput(data=request.data)
         data.is_valid(raise_exception=True)
-        marker = services.read_mark(conversation=conversation, user=request.user,
-                                    up_to=data.validated_data["up_to"])
+        marker = services.read_mark(
+            conversation=conversation, user=request.user, up_to=data.validated_data["up_to"]
+        )
         return Response({"last_read_seq": marker.last_read_seq})
 
 
@@ -205,11 +261,13 @@ class OfferCreateView(APIView):
     @extend_schema(request=AmountInput, responses={201: OfferSchema}, tags=["chat"])
     def post(self, request: Request, conversation_id: str) -> Response:
         conversation = selectors.conversation_get_for_participant(
-            conversation_id=conversation_id, user=request.user)
+            conversation_id=conversation_id, user=request.user
+        )
         data = AmountInput(data=request.data)
         data.is_valid(raise_exception=True)
         offer = services.offer_make(
-            conversation=conversation, buyer=request.user,
+            conversation=conversation,
+            buyer=request.user,
             amount_minor=data.validated_data["amount_minor"],
             client_id=data.validated_data.get("client_id", ""),
         )
@@ -241,7 +299,9 @@ class OfferCounterView(APIView):
         data = AmountInput(data=request.data)
         data.is_valid(raise_exception=True)
         counter = services.offer_counter(
-            offer=offer, actor=request.user, amount_minor=data.validated_data["amount_minor"],
+            offer=offer,
+            actor=request.user,
+            amount_minor=data.validated_data["amount_minor"],
             client_id=data.validated_data.get("client_id", ""),
         )
         return Response(offer_payload(counter), status=status.HTTP_201_CREATED)
@@ -254,14 +314,19 @@ class DiscountInput(serializers.Serializer):
 class DiscountView(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(request=DiscountInput, responses=inline_serializer(
-        "DiscountSent", {"sent": serializers.IntegerField()}), tags=["chat"])
+    @extend_schema(
+        request=DiscountInput,
+        responses=inline_serializer("DiscountSent", {"sent": serializers.IntegerField()}),
+        tags=["chat"],
+    )
     def post(self, request: Request, listing_id: str) -> Response:
         data = DiscountInput(data=request.data)
         data.is_valid(raise_exception=True)
         sent = services.discount_offer_to_favouriters(
-            listing_id=listing_id, seller=request.user,
-            amount_minor=data.validated_data["amount_minor"])
+            listing_id=listing_id,
+            seller=request.user,
+            amount_minor=data.validated_data["amount_minor"],
+        )
         return Response({"sent": sent})
 
 

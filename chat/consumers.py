@@ -47,7 +47,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         self.user = user
         self.group = services.group_name(self.conversation.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        try:
+            await self.channel_layer.group_add(self.group, self.channel_name)
+        except Exception:  # noqa: BLE001
+            # After Redis restarts, the first command on a stale pooled
+            # connection fails; the retry gets a fresh connection.
+            await self.channel_layer.group_add(self.group, self.channel_name)
         await database_sync_to_async(presence.connected)(user.pk)
 
     async def disconnect(self, code: int) -> None:
@@ -58,8 +63,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     # --- client frames ----------------------------------------------------------------
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None,
-                      **kwargs: Any) -> None:
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
         if self.group is None:
             return  # closing: nothing from an unauthorised socket is stored
         if text_data is None or len(text_data) > MAX_FRAME_BYTES:
@@ -71,19 +77,27 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self._error("bad_frame", "That frame is not valid JSON.")
             return
         if not isinstance(content, dict):
-            await self._error("bad_frame", "A frame is a JSON object with a \"type\".")
+            await self._error("bad_frame", 'A frame is a JSON object with a "type".')
             return
         await self.receive_json(content)
 
     async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
         kind = content.get("type")
-        handler = {
-            "message": self._message, "offer": self._offer, "typing": self._typing,
-            "read": self._read, "sync": self._sync,
-        }.get(kind) if isinstance(kind, str) else None
+        handler = (
+            {
+                "message": self._message,
+                "offer": self._offer,
+                "typing": self._typing,
+                "read": self._read,
+                "sync": self._catch_up,
+            }.get(kind)
+            if isinstance(kind, str)
+            else None
+        )
         if handler is None:
-            await self._error("unknown_type",
-                              "type must be one of message, offer, typing, read, sync.")
+            await self._error(
+                "unknown_type", "type must be one of message, offer, typing, read, sync."
+            )
             return
         try:
             await handler(content)
@@ -92,11 +106,16 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def _message(self, content: dict[str, Any]) -> None:
         if not await database_sync_to_async(ratelimit.allow_message)(self.user.pk):
-            await self._error("rate_limited", "You are sending messages too fast; slow down.",
-                              client_id=content.get("client_id"))
+            await self._error(
+                "rate_limited",
+                "You are sending messages too fast; slow down.",
+                client_id=content.get("client_id"),
+            )
             return
         message, created = await database_sync_to_async(services.message_send)(
-            conversation=self.conversation, sender=self.user, body=content.get("body"),
+            conversation=self.conversation,
+            sender=self.user,
+            body=content.get("body"),
             client_id=content.get("client_id") or "",
         )
         if not created:
@@ -108,23 +127,33 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self._error("rate_limited", "You are sending messages too fast; slow down.")
             return
         await database_sync_to_async(services.offer_make)(
-            conversation=self.conversation, buyer=self.user,
-            amount_minor=content.get("amount_minor"), client_id=content.get("client_id") or "",
+            conversation=self.conversation,
+            buyer=self.user,
+            amount_minor=content.get("amount_minor"),
+            client_id=content.get("client_id") or "",
         )
 
     async def _typing(self, content: dict[str, Any]) -> None:
-        await self.channel_layer.group_send(self.group, {
-            "type": "chat.typing", "user": str(self.user.pk), "sender_channel": self.channel_name,
-        })
+        await self.channel_layer.group_send(
+            self.group,
+            {
+                "type": "chat.typing",
+                "user": str(self.user.pk),
+                "sender_channel": self.channel_name,
+            },
+        )
 
     async def _read(self, content: dict[str, Any]) -> None:
         await database_sync_to_async(services.read_mark)(
-            conversation=self.conversation, user=self.user, up_to=content.get("up_to"),
+            conversation=self.conversation,
+            user=self.user,
+            up_to=content.get("up_to"),
         )
 
-    async def _sync(self, content: dict[str, Any]) -> None:
+    async def _catch_up(self, content: dict[str, Any]) -> None:
         messages = await database_sync_to_async(selectors.messages_after)(
-            conversation=self.conversation, after=content.get("after"),
+            conversation=self.conversation,
+            after=content.get("after"),
         )
         for message in messages:
             await self.send_json({"type": "message", "message": message_payload(message)})
@@ -141,22 +170,30 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "message", "message": event["message"]})
 
     async def chat_offer(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "offer", "offer": event["offer"],
-                              "message": event["message"]})
+        await self.send_json(
+            {"type": "offer", "offer": event["offer"], "message": event["message"]}
+        )
 
     async def chat_typing(self, event: dict[str, Any]) -> None:
         if event.get("sender_channel") != self.channel_name:
             await self.send_json({"type": "typing", "user": event["user"]})
 
     async def chat_read(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "read", "user": event["user"], "up_to": event["up_to"],
-                              "seq": event["seq"]})
+        await self.send_json(
+            {"type": "read", "user": event["user"], "up_to": event["up_to"], "seq": event["seq"]}
+        )
 
     async def chat_warning(self, event: dict[str, Any]) -> None:
         if event.get("for_user") == str(self.user.pk):
-            await self.send_json({"type": "warning", "reason": ",".join(event["reasons"]),
-                                  "reasons": event["reasons"], "message_id": event["message_id"],
-                                  "detail": event["detail"]})
+            await self.send_json(
+                {
+                    "type": "warning",
+                    "reason": ",".join(event["reasons"]),
+                    "reasons": event["reasons"],
+                    "message_id": event["message_id"],
+                    "detail": event["detail"],
+                }
+            )
 
 
 __all__ = ["ChatConsumer", "offer_payload"]

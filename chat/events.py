@@ -32,8 +32,9 @@ def on_message_sent(payload: dict[str, Any]) -> None:
     recipient_id = payload.get("recipient_id")
     if not recipient_id or presence.is_online(recipient_id):
         return
-    conversation = (Conversation.objects.select_related("listing")
-                    .filter(pk=payload["conversation_id"]).first())
+    conversation = (
+        Conversation.objects.select_related("listing").filter(pk=payload["conversation_id"]).first()
+    )
     if conversation is None:
         return
     marker = ReadMarker.objects.filter(conversation=conversation, user_id=recipient_id).first()
@@ -45,9 +46,12 @@ def on_message_sent(payload: dict[str, Any]) -> None:
         return
     # One notification per unread burst: the key changes only when they read.
     notify(
-        recipient=recipient, kind="chat_message",
-        payload={"conversation_id": payload["conversation_id"],
-                 "listing_title": conversation.listing.title},
+        recipient=recipient,
+        kind="chat_message",
+        payload={
+            "conversation_id": payload["conversation_id"],
+            "listing_title": conversation.listing.title,
+        },
         link=f"/inbox/{payload['conversation_id']}/",
         dedupe_key=f"chat:{payload['conversation_id']}:{read_seq}",
     )

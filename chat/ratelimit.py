@@ -17,11 +17,12 @@ def allow_message(user_id: Any) -> bool:
     limit, window = settings.CHAT_MESSAGE_RATE
     bucket = int(time.time() // window)
     key = f"chat:rate:{user_id}:{bucket}"
-    if cache.add(key, 1, window + 1):
-        return True
     try:
+        if cache.add(key, 1, window + 1):
+            return True
         count = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, window + 1)
+    except ValueError:  # the key expired between add and incr
         return True
-    return count <= limit
+    except Exception:  # noqa: BLE001 - fail open: a cache outage must not stop the chat
+        return True
+    return count is None or count <= limit

@@ -43,31 +43,83 @@ def message_checks() -> dict[str, MessageCheck]:
 # --- the rules ---------------------------------------------------------------------------
 
 OFF_PLATFORM_PAYMENT = [
-    r"bank\s*transfer", r"wire\s*transfer", r"western\s*union", r"money\s*gram",
-    r"paypal\s*(friends|f&f|family)", r"friends\s*(and|&)\s*family", r"gift\s*cards?",
-    r"itunes\s*cards?", r"steam\s*cards?", r"bitcoin|btc|usdt|crypto", r"pay\s*(me\s*)?outside",
-    r"outside\s*(the\s*)?(app|platform|site)", r"wechat\s*pay", r"alipay", r"zelle", r"venmo",
-    r"deposit\s*(first|before)", r"pay\s*(a\s*)?deposit",
-    r"微信转账", r"支付宝转账", r"银行卡", r"转账", r"私下交易", r"线下交易", r"定金", r"押金",
-    r"加微信", r"扫码付款", r"红包",
+    r"bank\s*transfer",
+    r"wire\s*transfer",
+    r"western\s*union",
+    r"money\s*gram",
+    r"paypal\s*(friends|f&f|family)",
+    r"friends\s*(and|&)\s*family",
+    r"gift\s*cards?",
+    r"itunes\s*cards?",
+    r"steam\s*cards?",
+    r"bitcoin|btc|usdt|crypto",
+    r"pay\s*(me\s*)?outside",
+    r"outside\s*(the\s*)?(app|platform|site)",
+    r"wechat\s*pay",
+    r"alipay",
+    r"zelle",
+    r"venmo",
+    r"deposit\s*(first|before)",
+    r"pay\s*(a\s*)?deposit",
+    r"微信转账",
+    r"支付宝转账",
+    r"银行卡",
+    r"转账",
+    r"私下交易",
+    r"线下交易",
+    r"定金",
+    r"押金",
+    r"加微信",
+    r"扫码付款",
+    r"红包",
 ]
 CONTACT_APPS = [
-    r"whats\s*app", r"telegram", r"\btg\b", r"wechat", r"\bwx\b", r"\bvx\b", r"\bqq\b",
-    r"line\s*id", r"signal\s*me", r"微信号?", r"加我", r"企鹅",
+    r"whats\s*app",
+    r"telegram",
+    r"\btg\b",
+    r"wechat",
+    r"\bwx\b",
+    r"\bvx\b",
+    r"\bqq\b",
+    r"line\s*id",
+    r"signal\s*me",
+    r"微信号?",
+    r"加我",
+    r"企鹅",
 ]
 _PAYMENT_RE = re.compile("|".join(OFF_PLATFORM_PAYMENT), re.IGNORECASE)
 _CONTACT_RE = re.compile("|".join(CONTACT_APPS), re.IGNORECASE)
-_EMAIL_RE = re.compile(r"[\w.+-]+\s*(@|\(at\)|\[at\]| at )\s*[\w-]+\s*(\.|\(dot\)| dot )\s*\w{2,}",
-                       re.IGNORECASE)
-_LINK_RE = re.compile(r"(https?://|www\.|\b[\w-]+\.(com|net|cn|ru|xyz|top|io|link|me)\b)",
-                      re.IGNORECASE)
+_EMAIL_RE = re.compile(
+    r"[\w.+-]+\s*(@|\(at\)|\[at\]| at )\s*[\w-]+\s*(\.|\(dot\)| dot )\s*\w{2,}", re.IGNORECASE
+)
+_LINK_RE = re.compile(
+    r"(https?://|www\.|\b[\w-]+\.(com|net|cn|ru|xyz|top|io|link|me)\b)", re.IGNORECASE
+)
 # Digits possibly split by spaces, dots, dashes or emoji: 8+ digits in a run.
 _SEPARATORS = r"[\s.\-_/·•*()\u200b]*"
 _PHONE_RE = re.compile(r"(?:\+?\d" + _SEPARATORS + r"){8,}")
 _DIGIT_WORDS = {
-    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
-    "seven": "7", "eight": "8", "nine": "9", "零": "0", "一": "1", "二": "2", "三": "3",
-    "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9", "〇": "0",
+    "zero": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "零": "0",
+    "一": "1",
+    "二": "2",
+    "三": "3",
+    "四": "4",
+    "五": "5",
+    "六": "6",
+    "七": "7",
+    "八": "8",
+    "九": "9",
+    "〇": "0",
 }
 _DIGIT_WORD_RE = re.compile("|".join(sorted(_DIGIT_WORDS, key=len, reverse=True)), re.IGNORECASE)
 
@@ -109,10 +161,18 @@ def register_default_checks() -> None:
 
 
 WARNING_TEXT = {
-    "off_platform_payment": "Never pay outside the platform: only payments through escrow are protected.",
-    "phone_number": "This message contains a phone number. Keep the conversation here to stay protected.",
-    "email_address": "This message contains an e-mail address. Keep the conversation here to stay protected.",
-    "contact_app": "The other side asks to move to another app. Scammers do this to avoid our protection.",
+    "off_platform_payment": (
+        "Never pay outside the platform: only payments through escrow are protected."
+    ),
+    "phone_number": (
+        "This message contains a phone number. Keep the conversation here to stay protected."
+    ),
+    "email_address": (
+        "This message contains an e-mail address. Keep the conversation here to stay protected."
+    ),
+    "contact_app": (
+        "The other side asks to move to another app. Scammers do this to avoid our protection."
+    ),
     "link": "This message contains a link. Do not enter passwords or card details on other sites.",
 }
 

@@ -22,7 +22,9 @@ def conversation_get_for_participant(*, conversation_id: Any, user: Any) -> Conv
         raise NotFound("No such conversation.")
     conversation = (
         Conversation.objects.select_related("listing", "buyer", "seller")
-        .filter(pk=uid).filter(Q(buyer=user) | Q(seller=user)).first()
+        .filter(pk=uid)
+        .filter(Q(buyer=user) | Q(seller=user))
+        .first()
     )
     if conversation is None:
         raise NotFound("No such conversation.")
@@ -37,14 +39,20 @@ def conversations_for_user(*, user: Any) -> QuerySet[Conversation]:
     )
 
 
-def messages_after(*, conversation: Conversation, after: Any = None,
-                   limit: int = MESSAGE_PAGE) -> list[Message]:
+def messages_after(
+    *, conversation: Conversation, after: Any = None, limit: int = MESSAGE_PAGE
+) -> list[Message]:
     """Messages after the one with id `after` (all when None), oldest first."""
     qs = Message.objects.filter(conversation=conversation).select_related("offer")
     if after:
         uid = parse_uuid(after)
-        anchor = Message.objects.filter(conversation=conversation, pk=uid).values_list(
-            "seq", flat=True).first() if uid else None
+        anchor = (
+            Message.objects.filter(conversation=conversation, pk=uid)
+            .values_list("seq", flat=True)
+            .first()
+            if uid
+            else None
+        )
         if anchor is None:
             raise ValidationFailed({"after": ["No such message in this conversation."]})
         qs = qs.filter(seq__gt=anchor)
@@ -55,9 +63,12 @@ def offer_get_for_participant(*, offer_id: Any, user: Any) -> Offer:
     uid = parse_uuid(offer_id)
     if uid is None or user is None or not user.is_authenticated:
         raise NotFound("No such offer.")
-    offer = (Offer.objects.select_related("conversation")
-             .filter(pk=uid).filter(Q(conversation__buyer=user) | Q(conversation__seller=user))
-             .first())
+    offer = (
+        Offer.objects.select_related("conversation")
+        .filter(pk=uid)
+        .filter(Q(conversation__buyer=user) | Q(conversation__seller=user))
+        .first()
+    )
     if offer is None:
         raise NotFound("No such offer.")
     return offer

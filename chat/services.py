@@ -74,7 +74,9 @@ def _is_participant(conversation: Conversation, user: Any) -> bool:
 
 
 def _blocked_between(a: Any, b: Any) -> bool:
-    return Block.objects.filter(Q(blocker_id=a, blocked_id=b) | Q(blocker_id=b, blocked_id=a)).exists()
+    return Block.objects.filter(
+        Q(blocker_id=a, blocked_id=b) | Q(blocker_id=b, blocked_id=a)
+    ).exists()
 
 
 # --- conversations -------------------------------------------------------------------------
@@ -125,17 +127,31 @@ def _clean_body(body: Any) -> str:
     return body.strip()
 
 
-def _append(conversation_id: Any, *, sender: Any, kind: str, body: str, client_id: str,
-            offer: Offer | None = None, data: dict[str, Any] | None = None,
-            image: dict[str, Any] | None = None) -> Message:
+def _append(
+    conversation_id: Any,
+    *,
+    sender: Any,
+    kind: str,
+    body: str,
+    client_id: str,
+    offer: Offer | None = None,
+    data: dict[str, Any] | None = None,
+    image: dict[str, Any] | None = None,
+) -> Message:
     """Store one message. Call inside a transaction; takes the conversation row lock
     to number the message."""
     conversation = _lock_conversation(conversation_id)
     now = timezone.now()
     seq = conversation.last_seq + 1
     message = Message(
-        conversation=conversation, seq=seq, sender=sender, kind=kind, body=body,
-        client_id=client_id, offer=offer, data=data or {},
+        conversation=conversation,
+        seq=seq,
+        sender=sender,
+        kind=kind,
+        body=body,
+        client_id=client_id,
+        offer=offer,
+        data=data or {},
     )
     if image:
         message.image = image["name"]
@@ -146,12 +162,16 @@ def _append(conversation_id: Any, *, sender: Any, kind: str, body: str, client_i
     return message
 
 
-def _existing_by_client_id(conversation: Conversation, sender: Any, client_id: str
-                           ) -> Message | None:
+def _existing_by_client_id(
+    conversation: Conversation, sender: Any, client_id: str
+) -> Message | None:
     if not client_id:
         return None
-    return (Message.objects.select_related("offer")
-            .filter(conversation=conversation, sender=sender, client_id=client_id).first())
+    return (
+        Message.objects.select_related("offer")
+        .filter(conversation=conversation, sender=sender, client_id=client_id)
+        .first()
+    )
 
 
 def _check_can_send(conversation: Conversation, sender: Any) -> None:
@@ -161,8 +181,9 @@ def _check_can_send(conversation: Conversation, sender: Any) -> None:
         raise NotAllowed("Messages between you and this user are blocked.", code="blocked")
 
 
-def message_send(*, conversation: Conversation, sender: Any, body: Any, client_id: Any = ""
-                 ) -> tuple[Message, bool]:
+def message_send(
+    *, conversation: Conversation, sender: Any, body: Any, client_id: Any = ""
+) -> tuple[Message, bool]:
     """Store a text message and broadcast it after commit.
 
     Returns (message, created). A retry with the same `client_id` returns the
@@ -176,10 +197,16 @@ def message_send(*, conversation: Conversation, sender: Any, body: Any, client_i
         return existing, False
     try:
         with transaction.atomic():
-            message = _append(conversation.pk, sender=sender, kind=MessageKind.TEXT, body=body,
-                              client_id=client_id)
-            flagged = safety.run_checks(body, {"sender_id": str(sender.pk),
-                                               "conversation_id": str(conversation.pk)})
+            message = _append(
+                conversation.pk,
+                sender=sender,
+                kind=MessageKind.TEXT,
+                body=body,
+                client_id=client_id,
+            )
+            flagged = safety.run_checks(
+                body, {"sender_id": str(sender.pk), "conversation_id": str(conversation.pk)}
+            )
             _after_message(conversation, message, flagged)
     except IntegrityError:
         # The same client_id raced in from another connection: return the winner.
@@ -190,34 +217,49 @@ def message_send(*, conversation: Conversation, sender: Any, body: Any, client_i
     return message, True
 
 
-def _after_message(conversation: Conversation, message: Message,
-                   flagged: list[tuple[str, safety.Verdict]]) -> None:
+def _after_message(
+    conversation: Conversation, message: Message, flagged: list[tuple[str, safety.Verdict]]
+) -> None:
     payload = message_payload(message)
     _broadcast_on_commit(conversation.pk, {"type": "chat.message", "message": payload})
     reasons: list[str] = []
     for name, verdict in flagged:
-        SafetySignal.objects.create(message=message, check_name=name, score=verdict.score,
-                                    reasons=verdict.reasons)
+        SafetySignal.objects.create(
+            message=message, check_name=name, score=verdict.score, reasons=verdict.reasons
+        )
         reasons.extend(r for r in verdict.reasons if r not in reasons)
     if reasons and message.sender_id is not None:
         recipient = conversation.other_party(message.sender_id)
-        _broadcast_on_commit(conversation.pk, {
-            "type": "chat.warning", "for_user": str(recipient), "message_id": str(message.id),
-            "reasons": reasons,
-            "detail": " ".join(safety.WARNING_TEXT.get(r, "") for r in reasons).strip(),
-        })
-    publish(topic=events.MESSAGE_SENT, payload={
-        "conversation_id": str(conversation.pk), "message_id": str(message.id),
-        "seq": message.seq, "sender_id": str(message.sender_id) if message.sender_id else None,
-        "recipient_id": str(conversation.other_party(message.sender_id))
-        if message.sender_id else None,
-        "listing_id": str(conversation.listing_id), "kind": message.kind,
-        "flags": reasons,
-    })
+        _broadcast_on_commit(
+            conversation.pk,
+            {
+                "type": "chat.warning",
+                "for_user": str(recipient),
+                "message_id": str(message.id),
+                "reasons": reasons,
+                "detail": " ".join(safety.WARNING_TEXT.get(r, "") for r in reasons).strip(),
+            },
+        )
+    publish(
+        topic=events.MESSAGE_SENT,
+        payload={
+            "conversation_id": str(conversation.pk),
+            "message_id": str(message.id),
+            "seq": message.seq,
+            "sender_id": str(message.sender_id) if message.sender_id else None,
+            "recipient_id": str(conversation.other_party(message.sender_id))
+            if message.sender_id
+            else None,
+            "listing_id": str(conversation.listing_id),
+            "kind": message.kind,
+            "flags": reasons,
+        },
+    )
 
 
-def image_message_send(*, conversation: Conversation, sender: Any, upload: Any,
-                       client_id: Any = "") -> tuple[Message, bool]:
+def image_message_send(
+    *, conversation: Conversation, sender: Any, upload: Any, client_id: Any = ""
+) -> tuple[Message, bool]:
     """A photo in the chat, through the listings photo pipeline (validated,
     EXIF and GPS stripped) and stored via the default storage."""
     from django.core.files.base import ContentFile
@@ -237,10 +279,14 @@ def image_message_send(*, conversation: Conversation, sender: Any, upload: Any,
     )
     try:
         with transaction.atomic():
-            message = _append(conversation.pk, sender=sender, kind=MessageKind.IMAGE, body="",
-                              client_id=client_id,
-                              image={"name": name, "width": processed.width,
-                                     "height": processed.height})
+            message = _append(
+                conversation.pk,
+                sender=sender,
+                kind=MessageKind.IMAGE,
+                body="",
+                client_id=client_id,
+                image={"name": name, "width": processed.width, "height": processed.height},
+            )
             _after_message(conversation, message, [])
     except Exception:
         default_storage.delete(name)
@@ -248,19 +294,28 @@ def image_message_send(*, conversation: Conversation, sender: Any, upload: Any,
     return message, True
 
 
-def system_message_post(*, conversation_id: Any, body: str, data: dict[str, Any] | None = None,
-                        dedupe_key: str = "") -> Message:
+def system_message_post(
+    *, conversation_id: Any, body: str, data: dict[str, Any] | None = None, dedupe_key: str = ""
+) -> Message:
     """A system line in a conversation (order paid, shipped, ...). Idempotent per dedupe_key."""
     with transaction.atomic():
         if dedupe_key:
-            existing = Message.objects.filter(conversation_id=conversation_id, sender=None,
-                                              client_id=dedupe_key[:MAX_CLIENT_ID]).first()
+            existing = Message.objects.filter(
+                conversation_id=conversation_id, sender=None, client_id=dedupe_key[:MAX_CLIENT_ID]
+            ).first()
             if existing is not None:
                 return existing
-        message = _append(conversation_id, sender=None, kind=MessageKind.SYSTEM, body=body,
-                          client_id=dedupe_key[:MAX_CLIENT_ID], data=data)
-        _broadcast_on_commit(conversation_id, {"type": "chat.message",
-                                               "message": message_payload(message)})
+        message = _append(
+            conversation_id,
+            sender=None,
+            kind=MessageKind.SYSTEM,
+            body=body,
+            client_id=dedupe_key[:MAX_CLIENT_ID],
+            data=data,
+        )
+        _broadcast_on_commit(
+            conversation_id, {"type": "chat.message", "message": message_payload(message)}
+        )
     return message
 
 
@@ -272,8 +327,11 @@ def read_mark(*, conversation: Conversation, user: Any, up_to: Any) -> ReadMarke
     if not _is_participant(conversation, user):
         raise NotFound("No such conversation.")
     uid = parse_uuid(up_to)
-    message = Message.objects.filter(conversation=conversation, id=uid).only("seq").first() \
-        if uid else None
+    message = (
+        Message.objects.filter(conversation=conversation, id=uid).only("seq").first()
+        if uid
+        else None
+    )
     if message is None:
         raise ValidationFailed({"up_to": ["No such message in this conversation."]})
     with transaction.atomic():
@@ -283,10 +341,15 @@ def read_mark(*, conversation: Conversation, user: Any, up_to: Any) -> ReadMarke
         )
         marker.refresh_from_db()
         if moved:
-            _broadcast_on_commit(conversation.pk, {
-                "type": "chat.read", "user": str(user.pk), "up_to": str(message.id),
-                "seq": message.seq,
-            })
+            _broadcast_on_commit(
+                conversation.pk,
+                {
+                    "type": "chat.read",
+                    "user": str(user.pk),
+                    "up_to": str(message.id),
+                    "seq": message.seq,
+                },
+            )
     return marker
 
 
@@ -329,13 +392,26 @@ def _clean_amount(amount_minor: Any, listing: Listing) -> Money:
     return Money(amount_minor, listing.price_currency)
 
 
-def _offer_message(offer: Offer, conversation: Conversation, *, sender: Any, client_id: str,
-                   action: str) -> Message:
-    message = _append(conversation.pk, sender=sender, kind=MessageKind.OFFER, body="",
-                      client_id=client_id, offer=offer, data={"action": action})
-    _broadcast_on_commit(conversation.pk, {
-        "type": "chat.offer", "offer": offer_payload(offer), "message": message_payload(message),
-    })
+def _offer_message(
+    offer: Offer, conversation: Conversation, *, sender: Any, client_id: str, action: str
+) -> Message:
+    message = _append(
+        conversation.pk,
+        sender=sender,
+        kind=MessageKind.OFFER,
+        body="",
+        client_id=client_id,
+        offer=offer,
+        data={"action": action},
+    )
+    _broadcast_on_commit(
+        conversation.pk,
+        {
+            "type": "chat.offer",
+            "offer": offer_payload(offer),
+            "message": message_payload(message),
+        },
+    )
     return message
 
 
@@ -351,8 +427,9 @@ def _expire_if_due(offer: Offer, now: Any) -> None:
         raise InvalidState("This offer has expired.", state=OfferStatus.EXPIRED)
 
 
-def offer_make(*, conversation: Conversation, buyer: Any, amount_minor: Any,
-               client_id: Any = "") -> Offer:
+def offer_make(
+    *, conversation: Conversation, buyer: Any, amount_minor: Any, client_id: Any = ""
+) -> Offer:
     """The buyer proposes a price. One open offer per conversation; at most
     CHAT_MAX_OFFERS_PER_LISTING offers per buyer per listing."""
     client_id = _clean_client_id(client_id)
@@ -367,8 +444,9 @@ def offer_make(*, conversation: Conversation, buyer: Any, amount_minor: Any,
         if listing.status != ListingStatus.ACTIVE:
             raise InvalidState("This listing is not available for offers.", state=listing.status)
         if not listing.negotiable:
-            raise InvalidState("The seller does not take offers on this listing.",
-                               state="not_negotiable")
+            raise InvalidState(
+                "The seller does not take offers on this listing.", state="not_negotiable"
+            )
         amount = _clean_amount(amount_minor, listing)
         made = Offer.objects.filter(listing=listing, buyer=buyer).exclude(is_discount=True).count()
         if made >= settings.CHAT_MAX_OFFERS_PER_LISTING:
@@ -377,11 +455,17 @@ def offer_make(*, conversation: Conversation, buyer: Any, amount_minor: Any,
                 state="offer_limit",
             )
         if Offer.objects.filter(conversation=conversation, status=OfferStatus.OFFERED).exists():
-            raise InvalidState("There is already an open offer; wait for the answer or withdraw it.",
-                               state="offer_open")
+            raise InvalidState(
+                "There is already an open offer; wait for the answer or withdraw it.",
+                state="offer_open",
+            )
         offer = Offer.objects.create(
-            conversation=conversation, listing=listing, buyer=buyer, made_by=buyer,
-            amount_minor=amount.amount_minor, currency=amount.currency,
+            conversation=conversation,
+            listing=listing,
+            buyer=buyer,
+            made_by=buyer,
+            amount_minor=amount.amount_minor,
+            currency=amount.currency,
             expires_at=timezone.now() + _offer_ttl(),
         )
         _offer_message(offer, conversation, sender=buyer, client_id=client_id, action="offer")
@@ -391,10 +475,14 @@ def offer_make(*, conversation: Conversation, buyer: Any, amount_minor: Any,
 
 def _offer_event(offer: Offer, **extra: Any) -> dict[str, Any]:
     return {
-        "offer_id": str(offer.id), "conversation_id": str(offer.conversation_id),
-        "listing_id": str(offer.listing_id), "buyer_id": str(offer.buyer_id),
-        "made_by": str(offer.made_by_id), "status": offer.status,
-        "amount": offer.amount.to_dict(), **extra,
+        "offer_id": str(offer.id),
+        "conversation_id": str(offer.conversation_id),
+        "listing_id": str(offer.listing_id),
+        "buyer_id": str(offer.buyer_id),
+        "made_by": str(offer.made_by_id),
+        "status": offer.status,
+        "amount": offer.amount.to_dict(),
+        **extra,
     }
 
 
@@ -429,13 +517,19 @@ def offer_counter(*, offer: Offer, actor: Any, amount_minor: Any, client_id: Any
         locked.decided_at = now
         locked.save(update_fields=["status", "decided_at"])
         counter = Offer.objects.create(
-            conversation=conversation, listing=listing, buyer_id=locked.buyer_id, made_by=actor,
-            amount_minor=amount.amount_minor, currency=amount.currency, replaces=locked,
+            conversation=conversation,
+            listing=listing,
+            buyer_id=locked.buyer_id,
+            made_by=actor,
+            amount_minor=amount.amount_minor,
+            currency=amount.currency,
+            replaces=locked,
             expires_at=now + _offer_ttl(),
         )
         _offer_message(counter, conversation, sender=actor, client_id=client_id, action="counter")
-        publish(topic=events.OFFER_COUNTERED, payload=_offer_event(counter,
-                                                                   replaces=str(locked.id)))
+        publish(
+            topic=events.OFFER_COUNTERED, payload=_offer_event(counter, replaces=str(locked.id))
+        )
     return counter
 
 
@@ -465,14 +559,21 @@ def offer_accept(*, offer: Offer, actor: Any) -> Offer:
         _offer_message(locked, conversation, sender=actor, client_id="", action="accept")
         publish(topic=events.OFFER_ACCEPTED, payload=_offer_event(locked))
         # Other buyers' open offers on this listing can no longer be accepted.
-        for other in Offer.objects.select_for_update(of=("self",)).filter(
-            listing=listing, status=OfferStatus.OFFERED
-        ).exclude(pk=locked.pk):
+        for other in (
+            Offer.objects.select_for_update(of=("self",))
+            .filter(listing=listing, status=OfferStatus.OFFERED)
+            .exclude(pk=locked.pk)
+        ):
             other.status = OfferStatus.DECLINED
             other.decided_at = now
             other.save(update_fields=["status", "decided_at"])
-            _offer_message(other, Conversation.objects.get(pk=other.conversation_id),
-                           sender=None, client_id="", action="sold_to_another")
+            _offer_message(
+                other,
+                Conversation.objects.get(pk=other.conversation_id),
+                sender=None,
+                client_id="",
+                action="sold_to_another",
+            )
     return locked
 
 
@@ -516,8 +617,11 @@ def offers_expire_due(*, now: Any = None, batch: int = 500) -> int:
     """Expire open offers past their time (the Celery beat task). Idempotent."""
     now = now or timezone.now()
     expired = 0
-    due = list(Offer.objects.filter(status=OfferStatus.OFFERED, expires_at__lte=now)
-               .values_list("pk", flat=True)[:batch])
+    due = list(
+        Offer.objects.filter(status=OfferStatus.OFFERED, expires_at__lte=now).values_list(
+            "pk", flat=True
+        )[:batch]
+    )
     for offer_id in due:
         with transaction.atomic():
             locked = _lock_offer(offer_id)
@@ -526,8 +630,9 @@ def offers_expire_due(*, now: Any = None, batch: int = 500) -> int:
             locked.status = OfferStatus.EXPIRED
             locked.decided_at = now
             locked.save(update_fields=["status", "decided_at"])
-            _offer_message(locked, _conversation_of(locked), sender=None, client_id="",
-                           action="expire")
+            _offer_message(
+                locked, _conversation_of(locked), sender=None, client_id="", action="expire"
+            )
             publish(topic=events.OFFER_EXPIRED, payload=_offer_event(locked))
             expired += 1
     return expired
@@ -558,8 +663,13 @@ def discount_offer_to_favouriters(*, listing_id: Any, seller: Any, amount_minor:
             if Offer.objects.filter(conversation=conversation, is_discount=True).exists():
                 continue  # one-off: once per buyer per listing
             offer = Offer.objects.create(
-                conversation=conversation, listing=listing, buyer=buyer, made_by=seller,
-                amount_minor=amount.amount_minor, currency=amount.currency, is_discount=True,
+                conversation=conversation,
+                listing=listing,
+                buyer=buyer,
+                made_by=seller,
+                amount_minor=amount.amount_minor,
+                currency=amount.currency,
+                is_discount=True,
                 expires_at=timezone.now() + _offer_ttl(),
             )
             _offer_message(offer, conversation, sender=seller, client_id="", action="discount")
@@ -571,6 +681,6 @@ def discount_offer_to_favouriters(*, listing_id: Any, seller: Any, amount_minor:
 def conversation_unread_count(*, conversation: Conversation, user: Any) -> int:
     marker = ReadMarker.objects.filter(conversation=conversation, user=user).first()
     read = marker.last_read_seq if marker else 0
-    return Message.objects.filter(conversation=conversation, seq__gt=read).exclude(
-        sender=user).count()
-
+    return (
+        Message.objects.filter(conversation=conversation, seq__gt=read).exclude(sender=user).count()
+    )

@@ -19,8 +19,9 @@ def buyer(db):
 
 @pytest.fixture
 def listing(seller):
-    return ListingFactory(seller=seller, active=True, negotiable=True, price_minor=100_000,
-                          title="Vintage road bike")
+    return ListingFactory(
+        seller=seller, active=True, negotiable=True, price_minor=100_000, title="Vintage road bike"
+    )
 
 
 @pytest.fixture

@@ -26,8 +26,9 @@ def test_starting_a_conversation_twice_returns_the_same_one(buyer, listing):
 
 
 def test_seller_cannot_chat_with_themselves(seller, listing):
-    response = client_for(seller).post("/api/conversations", {"listing": str(listing.id)},
-                                       format="json")
+    response = client_for(seller).post(
+        "/api/conversations", {"listing": str(listing.id)}, format="json"
+    )
 
     assert response.status_code == 400
     assert Conversation.objects.count() == 0
@@ -36,8 +37,9 @@ def test_seller_cannot_chat_with_themselves(seller, listing):
 def test_conversation_about_a_hidden_listing_is_404(buyer):
     draft = ListingFactory(status="draft")
 
-    response = client_for(buyer).post("/api/conversations", {"listing": str(draft.id)},
-                                      format="json")
+    response = client_for(buyer).post(
+        "/api/conversations", {"listing": str(draft.id)}, format="json"
+    )
 
     assert response.status_code == 404
 
@@ -65,8 +67,9 @@ def test_messages_after_an_id_returns_exactly_the_missed_ones_in_order(buyer, se
     sent = []
     for i in range(5):
         client = buyer_client if i % 2 == 0 else seller_client
-        sent.append(client.post(url, {"client_id": f"m{i}", "body": f"msg {i}"},
-                                format="json").json()["id"])
+        sent.append(
+            client.post(url, {"client_id": f"m{i}", "body": f"msg {i}"}, format="json").json()["id"]
+        )
 
     response = seller_client.get(url, {"after": sent[1]})
 
@@ -77,12 +80,17 @@ def test_messages_after_an_id_returns_exactly_the_missed_ones_in_order(buyer, se
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"body": ""}, "body"), ({"body": "x" * 2001}, "body"), ({}, "body"),
-     ({"body": "hi", "client_id": "x" * 65}, "client_id")],
+    [
+        ({"body": ""}, "body"),
+        ({"body": "x" * 2001}, "body"),
+        ({}, "body"),
+        ({"body": "hi", "client_id": "x" * 65}, "client_id"),
+    ],
 )
 def test_bad_messages_are_400_and_nothing_is_stored(buyer, conversation, body, field):
-    response = client_for(buyer).post(f"/api/conversations/{conversation.id}/messages", body,
-                                      format="json")
+    response = client_for(buyer).post(
+        f"/api/conversations/{conversation.id}/messages", body, format="json"
+    )
 
     assert response.status_code == 400
     assert field in response.json()
@@ -109,21 +117,27 @@ def test_anonymous_is_401(api_client, conversation):
 def test_blocked_user_cannot_send(buyer, seller, conversation):
     assert client_for(seller).post(f"/api/users/{buyer.id}/block").status_code == 204
 
-    response = client_for(buyer).post(f"/api/conversations/{conversation.id}/messages",
-                                      {"body": "hello?"}, format="json")
+    response = client_for(buyer).post(
+        f"/api/conversations/{conversation.id}/messages", {"body": "hello?"}, format="json"
+    )
 
     assert response.status_code == 403
     assert response.json()["code"] == "blocked"
     assert Message.objects.count() == 0
     client_for(seller).delete(f"/api/users/{buyer.id}/block")
-    assert client_for(buyer).post(f"/api/conversations/{conversation.id}/messages",
-                                  {"body": "hello?"}, format="json").status_code == 201
+    assert (
+        client_for(buyer)
+        .post(f"/api/conversations/{conversation.id}/messages", {"body": "hello?"}, format="json")
+        .status_code
+        == 201
+    )
 
 
 def test_off_platform_payment_is_flagged_and_recorded(buyer, seller, conversation):
     response = client_for(seller).post(
         f"/api/conversations/{conversation.id}/messages",
-        {"body": "Pay me by bank transfer, my number is 138 0013 8000"}, format="json",
+        {"body": "Pay me by bank transfer, my number is 138 0013 8000"},
+        format="json",
     )
 
     assert response.status_code == 201
@@ -134,17 +148,20 @@ def test_off_platform_payment_is_flagged_and_recorded(buyer, seller, conversatio
 def test_unread_count_and_read_marker(buyer, seller, conversation):
     seller_client = client_for(seller)
     url = f"/api/conversations/{conversation.id}/messages"
-    ids = [client_for(buyer).post(url, {"body": f"m{i}"}, format="json").json()["id"]
-           for i in range(3)]
+    ids = [
+        client_for(buyer).post(url, {"body": f"m{i}"}, format="json").json()["id"] for i in range(3)
+    ]
 
     assert seller_client.get(f"/api/conversations/{conversation.id}").json()["unread"] == 3
-    read = seller_client.post(f"/api/conversations/{conversation.id}/read", {"up_to": ids[1]},
-                              format="json")
+    read = seller_client.post(
+        f"/api/conversations/{conversation.id}/read", {"up_to": ids[1]}, format="json"
+    )
     assert read.json() == {"last_read_seq": 2}
     assert seller_client.get(f"/api/conversations/{conversation.id}").json()["unread"] == 1
     # Markers never move back.
-    seller_client.post(f"/api/conversations/{conversation.id}/read", {"up_to": ids[0]},
-                       format="json")
+    seller_client.post(
+        f"/api/conversations/{conversation.id}/read", {"up_to": ids[0]}, format="json"
+    )
     assert seller_client.get(f"/api/conversations/{conversation.id}").json()["unread"] == 1
 
 
@@ -153,8 +170,9 @@ def test_rest_message_rate_limit_is_429(buyer, conversation, settings):
     client = client_for(buyer)
     url = f"/api/conversations/{conversation.id}/messages"
 
-    statuses = [client.post(url, {"body": f"spam {i}"}, format="json").status_code
-                for i in range(4)]
+    statuses = [
+        client.post(url, {"body": f"spam {i}"}, format="json").status_code for i in range(4)
+    ]
 
     assert statuses == [201, 201, 201, 429]
     assert Message.objects.count() == 3
@@ -182,7 +200,9 @@ def test_image_message_strips_metadata(buyer, conversation, s3_storage):
 
     upload = SimpleUploadedFile("p.jpg", jpeg_with_gps(), content_type="image/jpeg")
     response = client_for(buyer).post(
-        f"/api/conversations/{conversation.id}/images", {"image": upload}, format="multipart",
+        f"/api/conversations/{conversation.id}/images",
+        {"image": upload},
+        format="multipart",
     )
 
     assert response.status_code == 201, response.content

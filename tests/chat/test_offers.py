@@ -21,14 +21,16 @@ pytestmark = pytest.mark.django_db
 
 
 def make_offer(buyer, conversation, amount=80_000):
-    response = client_for(buyer).post(f"/api/conversations/{conversation.id}/offers",
-                                      {"amount_minor": amount}, format="json")
+    response = client_for(buyer).post(
+        f"/api/conversations/{conversation.id}/offers", {"amount_minor": amount}, format="json"
+    )
     assert response.status_code == 201, response.content
     return response.json()
 
 
-def test_buyer_offers_and_seller_accepts_which_reserves_the_listing(buyer, seller, conversation,
-                                                                   listing):
+def test_buyer_offers_and_seller_accepts_which_reserves_the_listing(
+    buyer, seller, conversation, listing
+):
     offer = make_offer(buyer, conversation, 80_000)
     assert offer["amount"] == {"amount_minor": 80_000, "currency": "CNY"}
     assert offer["status"] == "offered"
@@ -49,8 +51,9 @@ def test_buyer_offers_and_seller_accepts_which_reserves_the_listing(buyer, selle
 def test_counter_voids_the_earlier_offer_and_the_buyer_can_accept_it(buyer, seller, conversation):
     offer = make_offer(buyer, conversation, 70_000)
 
-    counter = client_for(seller).post(f"/api/offers/{offer['id']}/counter",
-                                      {"amount_minor": 90_000}, format="json")
+    counter = client_for(seller).post(
+        f"/api/offers/{offer['id']}/counter", {"amount_minor": 90_000}, format="json"
+    )
 
     assert counter.status_code == 201
     assert Offer.objects.get(id=offer["id"]).status == "countered"
@@ -69,8 +72,9 @@ def test_only_the_other_side_accepts(buyer, conversation):
 
 
 def test_only_the_buyer_makes_offers(seller, conversation):
-    response = client_for(seller).post(f"/api/conversations/{conversation.id}/offers",
-                                       {"amount_minor": 50_000}, format="json")
+    response = client_for(seller).post(
+        f"/api/conversations/{conversation.id}/offers", {"amount_minor": 50_000}, format="json"
+    )
 
     assert response.status_code == 403
     assert Offer.objects.count() == 0
@@ -79,8 +83,9 @@ def test_only_the_buyer_makes_offers(seller, conversation):
 def test_one_open_offer_per_conversation(buyer, conversation):
     make_offer(buyer, conversation)
 
-    response = client_for(buyer).post(f"/api/conversations/{conversation.id}/offers",
-                                      {"amount_minor": 60_000}, format="json")
+    response = client_for(buyer).post(
+        f"/api/conversations/{conversation.id}/offers", {"amount_minor": 60_000}, format="json"
+    )
 
     assert response.status_code == 409
     assert response.json()["state"] == "offer_open"
@@ -92,8 +97,9 @@ def test_offer_cap_per_buyer_per_listing(buyer, conversation, settings):
         offer = make_offer(buyer, conversation, amount)
         client_for(buyer).post(f"/api/offers/{offer['id']}/withdraw")
 
-    response = client_for(buyer).post(f"/api/conversations/{conversation.id}/offers",
-                                      {"amount_minor": 70_000}, format="json")
+    response = client_for(buyer).post(
+        f"/api/conversations/{conversation.id}/offers", {"amount_minor": 70_000}, format="json"
+    )
 
     assert response.status_code == 409
     assert response.json()["state"] == "offer_limit"
@@ -101,8 +107,9 @@ def test_offer_cap_per_buyer_per_listing(buyer, conversation, settings):
 
 @pytest.mark.parametrize("amount", [0, -5, 100_001, "lots", 1.5, None])
 def test_bad_amounts_are_400(buyer, conversation, amount):
-    response = client_for(buyer).post(f"/api/conversations/{conversation.id}/offers",
-                                      {"amount_minor": amount}, format="json")
+    response = client_for(buyer).post(
+        f"/api/conversations/{conversation.id}/offers", {"amount_minor": amount}, format="json"
+    )
 
     assert response.status_code == 400
     assert Offer.objects.count() == 0
@@ -111,18 +118,24 @@ def test_bad_amounts_are_400(buyer, conversation, amount):
 def test_no_offers_on_a_fixed_price_listing(buyer, conversation, listing):
     Listing.objects.filter(id=listing.id).update(negotiable=False)
 
-    response = client_for(buyer).post(f"/api/conversations/{conversation.id}/offers",
-                                      {"amount_minor": 90_000}, format="json")
+    response = client_for(buyer).post(
+        f"/api/conversations/{conversation.id}/offers", {"amount_minor": 90_000}, format="json"
+    )
 
     assert response.status_code == 409
 
 
 def test_decline_and_withdraw(buyer, seller, conversation):
     first = make_offer(buyer, conversation)
-    assert client_for(seller).post(f"/api/offers/{first['id']}/decline").json()["status"] == "declined"
+    assert (
+        client_for(seller).post(f"/api/offers/{first['id']}/decline").json()["status"] == "declined"
+    )
     second = make_offer(buyer, conversation, 85_000)
     assert client_for(seller).post(f"/api/offers/{second['id']}/withdraw").status_code == 403
-    assert client_for(buyer).post(f"/api/offers/{second['id']}/withdraw").json()["status"] == "withdrawn"
+    assert (
+        client_for(buyer).post(f"/api/offers/{second['id']}/withdraw").json()["status"]
+        == "withdrawn"
+    )
     assert client_for(seller).post(f"/api/offers/{second['id']}/accept").status_code == 409
 
 
@@ -156,10 +169,12 @@ def test_accepting_one_buyer_declines_the_other_buyers_open_offers(listing, sell
 def test_seller_discount_reaches_every_favouriter_once(listing, seller):
     fans = [FavouriteFactory(listing=listing).user for _ in range(3)]
 
-    sent = services.discount_offer_to_favouriters(listing_id=listing.id, seller=seller,
-                                                  amount_minor=90_000)
-    again = services.discount_offer_to_favouriters(listing_id=listing.id, seller=seller,
-                                                   amount_minor=85_000)
+    sent = services.discount_offer_to_favouriters(
+        listing_id=listing.id, seller=seller, amount_minor=90_000
+    )
+    again = services.discount_offer_to_favouriters(
+        listing_id=listing.id, seller=seller, amount_minor=85_000
+    )
 
     assert (sent, again) == (3, 0)
     offers = Offer.objects.filter(is_discount=True)
@@ -167,8 +182,9 @@ def test_seller_discount_reaches_every_favouriter_once(listing, seller):
     # The buyer accepts a seller-made offer.
     services.offer_accept(offer=offers.first(), actor=offers.first().buyer)
     with pytest.raises(NotAllowed):
-        services.discount_offer_to_favouriters(listing_id=listing.id, seller=fans[0],
-                                               amount_minor=1)
+        services.discount_offer_to_favouriters(
+            listing_id=listing.id, seller=fans[0], amount_minor=1
+        )
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
