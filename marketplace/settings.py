@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "listings",
     "search",
     "chat",
+    "trust",
     "frontend",
 ]
 
@@ -264,6 +265,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "search.tasks.repair_index",
         "schedule": 24 * 3600.0,
     },
+    "trust-order-timers": {
+        "task": "trust.tasks.run_order_timers",
+        "schedule": 60.0,
+    },
     "chat-expire-offers": {
         "task": "chat.tasks.expire_offers",
         "schedule": 60.0,
@@ -377,6 +382,18 @@ LISTING_MAX_PHOTOS = env.int("LISTING_MAX_PHOTOS", default=12)
 PHOTO_MAX_BYTES = env.int("PHOTO_MAX_BYTES", default=15 * 1024 * 1024)
 PHOTO_MAX_PIXELS = env.int("PHOTO_MAX_PIXELS", default=40_000_000)
 FRAUD_HOLD_THRESHOLD = env.float("FRAUD_HOLD_THRESHOLD", default=0.8)
+# --- escrow ---
+PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="trust.payments.SandboxGateway")
+PAYMENT_WEBHOOK_SECRET = env.str("PAYMENT_WEBHOOK_SECRET", default="sandbox-webhook-secret")
+CARRIER_WEBHOOK_SECRET = env.str("CARRIER_WEBHOOK_SECRET", default="sandbox-carrier-secret")
+PAYMENT_WEBHOOK_TOLERANCE = env.int("PAYMENT_WEBHOOK_TOLERANCE", default=300)
+# The seller's fee: basis points of the price with a minimum (minor units).
+ESCROW_FEE_BASIS_POINTS = env.int("ESCROW_FEE_BASIS_POINTS", default=500)
+ESCROW_FEE_MINIMUM_MINOR = env.int("ESCROW_FEE_MINIMUM_MINOR", default=100)
+ESCROW_PAY_WITHIN_MINUTES = env.int("ESCROW_PAY_WITHIN_MINUTES", default=30)
+ESCROW_SHIP_WITHIN_BUSINESS_DAYS = env.int("ESCROW_SHIP_WITHIN_BUSINESS_DAYS", default=3)
+ESCROW_CONFIRM_WINDOW_HOURS = env.float("ESCROW_CONFIRM_WINDOW_HOURS", default=48.0)
+ESCROW_DISPUTE_RESPONSE_HOURS = env.float("ESCROW_DISPUTE_RESPONSE_HOURS", default=72.0)
 CHAT_OFFER_TTL_HOURS = env.float("CHAT_OFFER_TTL_HOURS", default=24.0)
 CHAT_MAX_OFFERS_PER_LISTING = env.int("CHAT_MAX_OFFERS_PER_LISTING", default=5)
 # (messages, seconds) per user across all conversations.

@@ -12,6 +12,7 @@ api_patterns = [
     path("", include("marketplace.accounts.urls")),
     path("", include("search.urls")),
     path("", include("chat.urls")),
+    path("", include("trust.urls")),
     path("", include("listings.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

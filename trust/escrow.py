@@ -1,0 +1,722 @@
+"""Escrow orders: every transition is one function here.
+
+Each transition takes the order row lock (`select_for_update`), checks the
+current state, and is idempotent: repeating a transition that already
+happened returns the order unchanged; any other illegal move raises
+InvalidState (HTTP 409 with the current state). Money moves only through
+`trust.ledger.post` with a key derived from the order and the step, so a
+retried call never moves money twice.
+
+    created -> payment_pending -> paid -> shipped -> delivered -> completed
+    created/payment_pending -> cancelled (buyer, seller, or unpaid timeout)
+    paid -> cancelled + refund (seller cancels, or misses the ship deadline)
+    paid/shipped/delivered -> disputed -> refunded | completed | split
+    paid -> completed (in-person handover with the buyer's code)
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from listings import services as listing_services
+from listings.models import Listing, ListingStatus
+from marketplace.errors import InvalidState, NotAllowed, NotFound, ValidationFailed
+from marketplace.ids import parse_uuid
+from marketplace.money import Money
+from marketplace.outbox.services import publish
+from trust import ledger
+from trust.models import (
+    AccountKind,
+    DisputeState,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+)
+from trust.payments import gateway
+
+logger = logging.getLogger(__name__)
+S = OrderStatus
+
+DISPUTE_REASONS = ("not_received", "not_as_described", "damaged", "counterfeit", "other")
+# Claims a seller cannot settle alone: straight to a moderator.
+ESCALATE_AT_ONCE = ("counterfeit", "damaged")
+
+
+class PaymentDeclined(ValidationFailed):
+    status_code = 402
+
+    def __init__(self, reason: str) -> None:
+        super().__init__({"payment_method": [reason]}, code="payment_declined")
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def fee_for(price: Money) -> Money:
+    """The seller's fee: a percentage with a minimum, never above the price."""
+    fee = price.percent(settings.ESCROW_FEE_BASIS_POINTS)
+    fee = max(fee, Money(settings.ESCROW_FEE_MINIMUM_MINOR, price.currency))
+    return min(fee, price)
+
+
+def add_business_days(start: datetime, days: int) -> datetime:
+    current = start
+    added = 0
+    while added < days:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            added += 1
+    return current
+
+
+def _lock(order: Order | Any) -> Order:
+    order_id = order.pk if isinstance(order, Order) else order
+    return Order.objects.select_for_update(of=("self",)).get(pk=order_id)
+
+
+def _refuse(order: Order, action: str) -> InvalidState:
+    return InvalidState(f"Cannot {action} an order that is {order.get_status_display().lower()}.",
+                        state=order.status)
+
+
+def _record(order: Order, action: str, *, actor: Any = None, note: str = "",
+            **data: Any) -> None:
+    OrderEvent.objects.create(order=order, status=order.status, action=action,
+                              actor=actor if getattr(actor, "pk", None) else None,
+                              note=note[:2000], data=data)
+    publish(topic=f"trust.order_{action}", payload={
+        "order_id": str(order.pk), "listing_id": str(order.listing_id),
+        "buyer_id": str(order.buyer_id), "seller_id": str(order.seller_id),
+        "status": order.status, "action": action, "note": note[:500],
+    })
+
+
+def _require(actor: Any, user_id: Any, what: str) -> None:
+    if actor is None or actor.pk != user_id:
+        raise NotAllowed(f"Only the {what} can do this.")
+
+
+def _accounts(order: Order) -> dict[str, Any]:
+    cur = order.currency
+    return {
+        "gateway": ledger.account_for(AccountKind.GATEWAY, cur),
+        "escrow": ledger.account_for(AccountKind.ESCROW, cur),
+        "fees": ledger.account_for(AccountKind.FEES, cur),
+        "refunds": ledger.account_for(AccountKind.REFUNDS, cur),
+        "seller": ledger.account_for(AccountKind.AVAILABLE, cur, order.seller_id),
+    }
+
+
+def _hold_funds(order: Order) -> None:
+    acc = _accounts(order)
+    ledger.post(idempotency_key=f"order:{order.pk}:pay", kind="payment", order=order,
+                memo="buyer paid into escrow", legs=[
+                    ledger.Leg(acc["gateway"], debit=order.price),
+                    ledger.Leg(acc["escrow"], credit=order.price),
+                ])
+
+
+def _release(order: Order, *, seller_share: Money, key: str) -> None:
+    """Pay `seller_share` of the escrow to the seller (minus the fee on that
+    share) and refund the rest to the buyer."""
+    acc = _accounts(order)
+    price = order.price
+    refund = price - seller_share
+    fee = fee_for(seller_share) if seller_share else Money.zero(order.currency)
+    legs = [ledger.Leg(acc["escrow"], debit=price)]
+    if seller_share:
+        legs.append(ledger.Leg(acc["seller"], credit=seller_share - fee))
+        legs.append(ledger.Leg(acc["fees"], credit=fee))
+    if refund:
+        legs.append(ledger.Leg(acc["refunds"], credit=refund))
+    ledger.post(idempotency_key=key, kind="release" if not refund else "settle", order=order,
+                memo=f"seller {seller_share}, fee {fee}, refund {refund}", legs=legs)
+    if refund:
+        _pay_out_refund(order, refund, key=f"{key}:refund")
+    order.fee_minor = fee.amount_minor
+    order.refunded_minor = refund.amount_minor
+
+
+def _pay_out_refund(order: Order, refund: Money, *, key: str) -> None:
+    acc = _accounts(order)
+    payment = order.payments.filter(status=PaymentStatus.SUCCEEDED).first()
+    if payment is not None:
+        gateway().refund(reference=payment.provider_reference, amount=refund,
+                         idempotency_key=key)
+    ledger.post(idempotency_key=key, kind="refund_payout", order=order,
+                memo="refund sent to the buyer's card", legs=[
+                    ledger.Leg(acc["refunds"], debit=refund),
+                    ledger.Leg(acc["gateway"], credit=refund),
+                ])
+
+
+def _refund_all(order: Order, *, key: str) -> None:
+    _release(order, seller_share=Money.zero(order.currency), key=key)
+
+
+def _conversation_note(order: Order, body: str) -> None:
+    """Post the step into the buyer-seller conversation, if there is one."""
+    from chat.models import Conversation
+    from chat.services import system_message_post
+
+    conversation = Conversation.objects.filter(listing_id=order.listing_id,
+                                               buyer_id=order.buyer_id).first()
+    if conversation is not None:
+        system_message_post(conversation_id=conversation.pk, body=body,
+                            data={"order_id": str(order.pk), "status": order.status},
+                            dedupe_key=f"o:{str(order.pk)[-12:]}:{order.status}:{body[:20]}")
+
+
+def _close(order: Order, status: str, now: datetime) -> None:
+    order.status = status
+    order.closed_at = now
+    order.release_at = None
+
+
+# --- create ------------------------------------------------------------------------------------
+
+
+def order_create(*, buyer: Any, listing_id: Any, offer_id: Any = None) -> Order:
+    """Open an order at the accepted offer's price or the list price; the
+    listing is reserved for it. Of many buyers racing for one listing exactly
+    one gets the order (the listing row lock decides); the others get 409."""
+    from chat.models import Offer, OfferStatus
+
+    uid = parse_uuid(listing_id)
+    if uid is None:
+        raise NotFound("No such listing.")
+    with transaction.atomic():
+        listing = Listing.objects.select_for_update(of=("self",)).filter(pk=uid).first()
+        if listing is None or listing.status not in (ListingStatus.ACTIVE, ListingStatus.RESERVED):
+            from listings.selectors import listing_get_for_user
+
+            listing_get_for_user(listing_id=uid, user=buyer)  # 404 unless visible
+            raise InvalidState("This listing is not for sale.",
+                               state=listing.status if listing else None)
+        if listing.seller_id == buyer.pk:
+            raise ValidationFailed({"listing": ["You cannot buy your own listing."]})
+        price = listing.price
+        offer = None
+        if offer_id:
+            offer = Offer.objects.filter(pk=parse_uuid(offer_id), listing=listing,
+                                         buyer=buyer).first()
+            if offer is None:
+                raise ValidationFailed({"offer": ["No such offer of yours on this listing."]})
+            if offer.status != OfferStatus.ACCEPTED:
+                raise InvalidState("Only an accepted offer sets the price.", state=offer.status)
+            price = offer.amount
+            existing = Order.objects.filter(offer=offer).exclude(
+                status__in=[S.CANCELLED]).first()
+            if existing is not None:
+                return existing
+        if listing.status == ListingStatus.RESERVED:
+            # Only the buyer whose offer reserved it may check out.
+            if offer is None or listing.reserved_by != f"offer:{offer.pk}":
+                raise InvalidState("This listing is reserved for another buyer.",
+                                   state=listing.status)
+        now = timezone.now()
+        order = Order(
+            listing=listing, buyer=buyer, seller_id=listing.seller_id, offer=offer,
+            price_minor=price.amount_minor, currency=price.currency,
+            fee_minor=fee_for(price).amount_minor, status=S.CREATED,
+            pay_by=now + timedelta(minutes=settings.ESCROW_PAY_WITHIN_MINUTES),
+            delivery="ship" if listing.ships else "handover",
+            handover_code=f"{secrets.randbelow(10**6):06d}",
+        )
+        try:
+            with transaction.atomic():
+                order.save(force_insert=True)
+        except IntegrityError:
+            raise InvalidState("Someone else is already buying this listing.",
+                               state=ListingStatus.RESERVED) from None
+        if listing.status == ListingStatus.RESERVED:
+            listing_services.listing_release_reservation(listing=listing,
+                                                         order_ref=f"offer:{offer.pk}")
+        listing_services.listing_reserve(listing=listing, order_ref=f"order:{order.pk}")
+        _record(order, "created", actor=buyer, price=price.to_dict(),
+                fee=order.fee.to_dict())
+        _conversation_note(order, "Order created: waiting for payment.")
+    return order
+
+
+# --- pay ---------------------------------------------------------------------------------------
+
+
+def order_pay(*, order: Order, buyer: Any, payment_method: str, idempotency_key: str = ""
+              ) -> Order:
+    """Charge the buyer through the gateway and hold the funds in escrow.
+
+    card_ok -> paid; card_declined -> PaymentDeclined (402), order unchanged;
+    card_review -> payment_pending until the webhook. Paying a paid order
+    again returns it (no second charge)."""
+    _require(buyer, order.buyer_id, "buyer")
+    if not isinstance(payment_method, str) or not payment_method:
+        raise ValidationFailed({"payment_method": ["Choose a payment method."]})
+    with transaction.atomic():
+        locked = _lock(order)
+        if locked.status in (S.PAID, S.SHIPPED, S.DELIVERED, S.COMPLETED, S.PAYMENT_PENDING):
+            return locked
+        if locked.status != S.CREATED:
+            raise _refuse(locked, "pay")
+        attempt = locked.payments.count() + 1
+        key = f"order:{locked.pk}:charge:{idempotency_key or attempt}"
+        result = gateway().charge(amount=locked.price, method=payment_method,
+                                  idempotency_key=key)
+        if result.status == "declined":
+            # Record the failure outside the rolled-back work, then refuse.
+            Payment.objects.get_or_create(
+                idempotency_key=key,
+                defaults=dict(order=locked, amount_minor=locked.price_minor,
+                              currency=locked.currency, method=payment_method,
+                              provider_reference=result.reference,
+                              status=PaymentStatus.FAILED, failure_reason=result.reason))
+            decline = PaymentDeclined(result.reason)
+        else:
+            decline = None
+            payment, _ = Payment.objects.get_or_create(
+                idempotency_key=key,
+                defaults=dict(order=locked, amount_minor=locked.price_minor,
+                              currency=locked.currency, method=payment_method,
+                              provider_reference=result.reference,
+                              status=PaymentStatus.PENDING))
+            if result.status == "succeeded":
+                _settle_payment(locked, payment)
+            else:
+                locked.status = S.PAYMENT_PENDING
+                locked.save(update_fields=["status"])
+                _record(locked, "payment_pending", actor=buyer,
+                        note="The payment is under review.")
+    if decline is not None:
+        raise decline
+    return locked
+
+
+def _settle_payment(order: Order, payment: Payment) -> None:
+    now = timezone.now()
+    payment.status = PaymentStatus.SUCCEEDED
+    payment.settled_at = now
+    payment.save(update_fields=["status", "settled_at"])
+    _hold_funds(order)
+    order.status = S.PAID
+    order.paid_at = now
+    order.ship_by = add_business_days(now, settings.ESCROW_SHIP_WITHIN_BUSINESS_DAYS)
+    order.save()
+    _record(order, "paid", note="Payment received; the money is held in escrow.")
+    _conversation_note(order, "Paid: the money is held safely until the buyer confirms.")
+
+
+def payment_webhook(*, event: dict[str, Any]) -> str:
+    """Apply a verified provider event. Replays are ignored; events for a
+    payment that is already final (e.g. a late `failed` after `succeeded`)
+    change nothing. Returns what happened."""
+    from trust.models import WebhookEvent
+
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = WebhookEvent.objects.create(event_id=event["id"], source="payments",
+                                                     kind=event["type"], payload=event)
+        except IntegrityError:
+            return "duplicate"
+        reference = str(event["data"].get("reference", ""))
+        payment = Payment.objects.select_related("order").filter(
+            provider_reference=reference).first()
+        if payment is None:
+            outcome = "unknown_payment"
+        else:
+            order = _lock(payment.order)
+            payment.refresh_from_db()
+            if payment.status != PaymentStatus.PENDING:
+                outcome = f"ignored_payment_{payment.status}"
+            elif event["type"] == "payment.succeeded":
+                if order.status == S.PAYMENT_PENDING:
+                    _settle_payment(order, payment)
+                    outcome = "paid"
+                else:
+                    outcome = f"ignored_order_{order.status}"
+            elif event["type"] == "payment.failed":
+                payment.status = PaymentStatus.FAILED
+                payment.failure_reason = str(event["data"].get("reason", ""))[:200]
+                payment.save(update_fields=["status", "failure_reason"])
+                if order.status == S.PAYMENT_PENDING:
+                    order.status = S.CREATED
+                    order.save(update_fields=["status"])
+                    _record(order, "payment_failed", note=payment.failure_reason)
+                outcome = "failed"
+            else:
+                outcome = "ignored_type"
+        record.outcome = outcome
+        record.save(update_fields=["outcome"])
+    return outcome
+
+
+# --- ship, handover, deliver, confirm ----------------------------------------------------------------
+
+
+def order_ship(*, order: Order, seller: Any, carrier: str, tracking: str) -> Order:
+    _require(seller, order.seller_id, "seller")
+    errors: dict[str, list[str]] = {}
+    if not isinstance(carrier, str) or not 2 <= len(carrier.strip()) <= 60:
+        errors["carrier"] = ["Name the carrier."]
+    if not isinstance(tracking, str) or not 4 <= len(tracking.strip()) <= 100:
+        errors["tracking"] = ["Enter the tracking number."]
+    if errors:
+        raise ValidationFailed(errors)
+    with transaction.atomic():
+        locked = _lock(order)
+        if locked.status == S.SHIPPED and locked.tracking == tracking.strip():
+            return locked
+        if locked.status != S.PAID:
+            raise _refuse(locked, "ship")
+        locked.status = S.SHIPPED
+        locked.carrier, locked.tracking = carrier.strip(), tracking.strip()
+        locked.shipped_at = timezone.now()
+        # Without a tracking event the buyer still gets a window after a long transit.
+        locked.release_at = locked.shipped_at + timedelta(days=14)
+        locked.save()
+        _record(locked, "shipped", actor=seller, carrier=locked.carrier, tracking=locked.tracking)
+        _conversation_note(locked, f"Shipped with {locked.carrier}, tracking {locked.tracking}.")
+    return locked
+
+
+def order_mark_delivered(*, order: Order, source: str = "carrier") -> Order:
+    with transaction.atomic():
+        locked = _lock(order)
+        if locked.status == S.DELIVERED:
+            return locked
+        if locked.status != S.SHIPPED:
+            raise _refuse(locked, "deliver")
+        now = timezone.now()
+        locked.status = S.DELIVERED
+        locked.delivered_at = now
+        locked.release_at = now + timedelta(hours=settings.ESCROW_CONFIRM_WINDOW_HOURS)
+        locked.save()
+        _record(locked, "delivered", note=f"Delivered ({source}).")
+        _conversation_note(locked, "Delivered. Please check the item and confirm.")
+    return locked
+
+
+def carrier_webhook(*, event: dict[str, Any]) -> str:
+    from trust.models import WebhookEvent
+
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                WebhookEvent.objects.create(event_id=event["id"], source="shipping",
+                                            kind=event["type"], payload=event)
+        except IntegrityError:
+            return "duplicate"
+        if event["type"] != "tracking.delivered":
+            return "ignored_type"
+        order = Order.objects.filter(tracking=str(event["data"].get("tracking", "")),
+                                     status__in=[S.SHIPPED, S.DELIVERED]).first()
+        if order is None:
+            return "unknown_tracking"
+        order_mark_delivered(order=order)
+    return "delivered"
+
+
+def _complete(locked: Order, *, actor: Any, action: str, note: str) -> None:
+    _release(locked, seller_share=locked.price, key=f"order:{locked.pk}:release")
+    _close(locked, S.COMPLETED, timezone.now())
+    locked.dispute_state = DisputeState.RESOLVED if locked.dispute_state else ""
+    locked.save()
+    listing_services.listing_mark_sold(listing=locked.listing, order_ref=f"order:{locked.pk}")
+    _record(locked, action, actor=actor, note=note)
+    _conversation_note(locked, "Completed: the money was released to the seller.")
+
+
+def order_confirm(*, order: Order, buyer: Any) -> Order:
+    """The buyer received the item: release the funds to the seller."""
+    _require(buyer, order.buyer_id, "buyer")
+    with transaction.atomic():
+        locked = _lock(order)
+        if locked.status == S.COMPLETED:
+            return locked
+        if locked.status not in (S.SHIPPED, S.DELIVERED):
+            raise _refuse(locked, "confirm")
+        _complete(locked, actor=buyer, action="completed", note="The buyer confirmed receipt.")
+    return locked
+
+
+def order_handover(*, order: Order, seller: Any, code: Any) -> Order:
+    """In-person deal: the seller enters the code the buyer shows on the spot;
+    both have met, so the funds are released."""
+    _require(seller, order.seller_id, "seller")
+    with transaction.atomic():
+        locked = _lock(order)
+        if locked.status == S.COMPLETED:
+            return locked
+        if locked.status != S.PAID:
+            raise _refuse(locked, "hand over")
+        if not isinstance(code, str) or not secrets.compare_digest(code.strip(),
+                                                                  locked.handover_code):
+            raise ValidationFailed({"code": ["That is not the buyer's handover code."]})
+        _complete(locked, actor=seller, action="handed_over",
+                  note="Handed over in person; the buyer's code matched.")
+    return locked
+
+
+# --- cancel --------------------------------------------------------------------------------------
+
+
+def order_cancel(*, order: Order, actor: Any, reason: str = "") -> Order:
+    """Before payment either side may cancel; after payment (not yet shipped)
+    only the seller, and the buyer is refunded in full."""
+    if actor.pk not in (order.buyer_id, order.seller_id):
+        raise NotFound("No such order.")
+    with transaction.atomic():
+        locked = _lock(order)
+        if locked.status == S.CANCELLED:
+            return locked
+        if locked.status in (S.CREATED, S.PAYMENT_PENDING):
+            _cancel_unpaid(locked, actor=actor, note=reason or "Cancelled before payment.")
+        elif locked.status == S.PAID and actor.pk == locked.seller_id:
+            _cancel_with_refund(locked, actor=actor, note=reason or "The seller cancelled.")
+        elif locked.status == S.PAID:
+            raise InvalidState("After payment only the seller can cancel; open a dispute "
+                               "if something is wrong.", state=locked.status)
+        else:
+            raise _refuse(locked, "cancel")
+    return locked
+
+
+def _cancel_unpaid(locked: Order, *, actor: Any, note: str) -> None:
+    _close(locked, S.CANCELLED, timezone.now())
+    locked.save()
+    listing_services.listing_release_reservation(listing=locked.listing,
+                                                 order_ref=f"order:{locked.pk}")
+    _record(locked, "cancelled", actor=actor, note=note)
+    _conversation_note(locked, "The order was cancelled; the item is available again.")
+
+
+def _cancel_with_refund(locked: Order, *, actor: Any, note: str) -> None:
+    _refund_all(locked, key=f"order:{locked.pk}:cancel_refund")
+    _close(locked, S.CANCELLED, timezone.now())
+    locked.save()
+    listing_services.listing_release_reservation(listing=locked.listing,
+                                                 order_ref=f"order:{locked.pk}")
+    _record(locked, "cancelled", actor=actor, note=note + " The buyer was refunded.")
+    _conversation_note(locked, "The order was cancelled and the buyer refunded.")
+
+
+# --- disputes ------------------------------------------------------------------------------------
+
+
+def order_dispute(*, order: Order, buyer: Any, reason: str, details: str = "") -> Order:
+    """The buyer complains before release: the funds stay frozen. The seller
+    has ESCROW_DISPUTE_RESPONSE_HOURS to refund, accept a return or contest;
+    counterfeit and damage claims go to a moderator at once."""
+    _require(buyer, order.buyer_id, "buyer")
+    if reason not in DISPUTE_REASONS:
+        raise ValidationFailed({"reason": [f"One of {', '.join(DISPUTE_REASONS)}."]})
+    if not isinstance(details, str) or len(details) > 5000:
+        raise ValidationFailed({"details": ["At most 5000 characters."]})
+    with transaction.atomic():
+        locked = _lock(order)
+        if locked.status == S.DISPUTED:
+            return locked
+        if locked.status not in (S.PAID, S.SHIPPED, S.DELIVERED):
+            raise _refuse(locked, "dispute")
+        now = timezone.now()
+        locked.status_before_dispute = locked.status
+        locked.status = S.DISPUTED
+        locked.release_at = None
+        locked.dispute_reason, locked.dispute_details = reason, details
+        if reason in ESCALATE_AT_ONCE:
+            locked.dispute_state = DisputeState.ESCALATED
+            locked.dispute_respond_by = None
+        else:
+            locked.dispute_state = DisputeState.AWAITING_SELLER
+            locked.dispute_respond_by = now + timedelta(
+                hours=settings.ESCROW_DISPUTE_RESPONSE_HOURS)
+        locked.save()
+        _record(locked, "disputed", actor=buyer, note=details, reason=reason)
+        if locked.dispute_state == DisputeState.ESCALATED:
+            _record(locked, "escalated", note=f"'{reason}' claims go to a moderator.")
+        _conversation_note(locked, "The buyer opened a dispute; the money stays on hold.")
+    return locked
+
+
+def dispute_seller_respond(*, order: Order, seller: Any, action: str, note: str = "") -> Order:
+    """refund (buyer refunded), accept_return (buyer ships it back) or contest
+    (a moderator decides)."""
+    _require(seller, order.seller_id, "seller")
+    if action not in ("refund", "accept_return", "contest"):
+        raise ValidationFailed({"action": ["One of refund, accept_return, contest."]})
+    with transaction.atomic():
+        locked = _lock(order)
+        if locked.status != S.DISPUTED or locked.dispute_state != DisputeState.AWAITING_SELLER:
+            raise _refuse(locked, "answer the dispute of")
+        if action == "refund":
+            _refund_to_close(locked, actor=seller, note=note or "The seller refunded.")
+        elif action == "accept_return":
+            locked.dispute_state = DisputeState.RETURN_ACCEPTED
+            locked.dispute_respond_by = None
+            locked.save()
+            _record(locked, "return_accepted", actor=seller, note=note)
+            _conversation_note(locked, "The seller accepted a return: ship the item back.")
+        else:
+            _escalate(locked, actor=seller, note=note or "The seller contests the claim.")
+    return locked
+
+
+def dispute_return_shipped(*, order: Order, buyer: Any, carrier: str, tracking: str) -> Order:
+    _require(buyer, order.buyer_id, "buyer")
+    with transaction.atomic():
+        locked = _lock(order)
+        if locked.dispute_state != DisputeState.RETURN_ACCEPTED:
+            raise _refuse(locked, "ship back")
+        locked.dispute_state = DisputeState.RETURN_SHIPPED
+        locked.save()
+        _record(locked, "return_shipped", actor=buyer, carrier=carrier, tracking=tracking)
+    return locked
+
+
+def dispute_return_received(*, order: Order, seller: Any) -> Order:
+    _require(seller, order.seller_id, "seller")
+    with transaction.atomic():
+        locked = _lock(order)
+        if locked.status == S.REFUNDED:
+            return locked
+        if locked.dispute_state != DisputeState.RETURN_SHIPPED:
+            raise _refuse(locked, "receive the return of")
+        _refund_to_close(locked, actor=seller, note="The seller received the return.")
+    return locked
+
+
+def _escalate(locked: Order, *, actor: Any, note: str) -> None:
+    locked.dispute_state = DisputeState.ESCALATED
+    locked.dispute_respond_by = None
+    locked.save()
+    _record(locked, "escalated", actor=actor, note=note)
+    _conversation_note(locked, "A moderator will look at the dispute.")
+
+
+def _refund_to_close(locked: Order, *, actor: Any, note: str) -> None:
+    _refund_all(locked, key=f"order:{locked.pk}:dispute_refund")
+    _close(locked, S.REFUNDED, timezone.now())
+    locked.dispute_state = DisputeState.RESOLVED
+    locked.save()
+    listing_services.listing_release_reservation(listing=locked.listing,
+                                                 order_ref=f"order:{locked.pk}")
+    _record(locked, "refunded", actor=actor, note=note)
+    _conversation_note(locked, "The buyer was refunded.")
+
+
+def dispute_resolve(*, order: Order, moderator: Any, decision: str,
+                    refund_minor: int | None = None, note: str = "") -> Order:
+    """A moderator's decision: refund (all to the buyer), release (all to the
+    seller) or split (refund `refund_minor` to the buyer, the rest released).
+    Moderation calls this; trust does not know moderation."""
+    if decision not in ("refund", "release", "split"):
+        raise ValidationFailed({"action": ["One of refund, release, split."]})
+    with transaction.atomic():
+        locked = _lock(order)
+        if locked.status in (S.REFUNDED, S.COMPLETED, S.SPLIT):
+            return locked
+        if locked.status != S.DISPUTED:
+            raise _refuse(locked, "resolve")
+        if decision == "refund":
+            _refund_to_close(locked, actor=moderator, note=note or "A moderator refunded the buyer.")
+        elif decision == "release":
+            _complete(locked, actor=moderator, action="released",
+                      note=note or "A moderator released the money to the seller.")
+        else:
+            if not isinstance(refund_minor, int) or not 0 < refund_minor < locked.price_minor:
+                raise ValidationFailed({"refund_minor": [
+                    "For a split, refund more than 0 and less than the price."]})
+            share = locked.price - Money(refund_minor, locked.currency)
+            _release(locked, seller_share=share, key=f"order:{locked.pk}:split")
+            _close(locked, S.SPLIT, timezone.now())
+            locked.dispute_state = DisputeState.RESOLVED
+            locked.save()
+            listing_services.listing_mark_sold(listing=locked.listing,
+                                               order_ref=f"order:{locked.pk}")
+            _record(locked, "split", actor=moderator,
+                    note=note or f"A moderator refunded {Money(refund_minor, locked.currency)}.")
+            _conversation_note(locked, "A moderator split the payment.")
+    return locked
+
+
+# --- timers (Celery beat) -----------------------------------------------------------------------
+
+
+def orders_expire_unpaid(*, now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    done = 0
+    for order_id in Order.objects.filter(status=S.CREATED, pay_by__lte=now).values_list(
+            "pk", flat=True)[:500]:
+        with transaction.atomic():
+            locked = _lock(order_id)
+            if locked.status != S.CREATED or locked.pay_by > now:
+                continue  # paid (or changed) since the timer was scheduled
+            _cancel_unpaid(locked, actor=None, note="Not paid in time.")
+            done += 1
+    return done
+
+
+def orders_cancel_unshipped(*, now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    done = 0
+    for order_id in Order.objects.filter(status=S.PAID, ship_by__lte=now).values_list(
+            "pk", flat=True)[:500]:
+        with transaction.atomic():
+            locked = _lock(order_id)
+            if locked.status != S.PAID or locked.ship_by is None or locked.ship_by > now:
+                continue
+            _cancel_with_refund(locked, actor=None,
+                                note="The seller did not ship in time.")
+            done += 1
+    return done
+
+
+def orders_auto_release(*, now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    done = 0
+    for order_id in Order.objects.filter(status__in=[S.SHIPPED, S.DELIVERED],
+                                         release_at__lte=now).values_list("pk", flat=True)[:500]:
+        with transaction.atomic():
+            locked = _lock(order_id)
+            if locked.status not in (S.SHIPPED, S.DELIVERED) or locked.release_at is None \
+                    or locked.release_at > now:
+                continue
+            _complete(locked, actor=None, action="auto_released",
+                      note="No complaint within the confirmation window.")
+            done += 1
+    return done
+
+
+def disputes_escalate_silent(*, now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    done = 0
+    for order_id in Order.objects.filter(status=S.DISPUTED,
+                                         dispute_state=DisputeState.AWAITING_SELLER,
+                                         dispute_respond_by__lte=now).values_list(
+            "pk", flat=True)[:500]:
+        with transaction.atomic():
+            locked = _lock(order_id)
+            if locked.dispute_state != DisputeState.AWAITING_SELLER or \
+                    locked.dispute_respond_by is None or locked.dispute_respond_by > now:
+                continue
+            _escalate(locked, actor=None, note="The seller did not answer in time.")
+            done += 1
+    return done
+
+
+def run_timers(*, now: datetime | None = None) -> dict[str, int]:
+    return {
+        "expired_unpaid": orders_expire_unpaid(now=now),
+        "cancelled_unshipped": orders_cancel_unshipped(now=now),
+        "auto_released": orders_auto_release(now=now),
+        "disputes_escalated": disputes_escalate_silent(now=now),
+    }
