@@ -37,19 +37,35 @@ def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
         if not key or not request.user.is_authenticated:
             return view_method(self, request, *args, **kwargs)
         if len(key) > 200:
-            return Response({"detail": "Idempotency-Key is too long (200 characters max).",
-                             "code": "invalid"}, status=400)
-        cache_key = "idem:" + hashlib.sha256(
-            f"{request.user.pk}|{request.method}|{request.path}|{key}".encode()).hexdigest()
+            return Response(
+                {"detail": "Idempotency-Key is too long (200 characters max).", "code": "invalid"},
+                status=400,
+            )
+        cache_key = (
+            "idem:"
+            + hashlib.sha256(
+                f"{request.user.pk}|{request.method}|{request.path}|{key}".encode()
+            ).hexdigest()
+        )
         fingerprint = _body_hash(request)
         if not cache.add(cache_key, {"state": IN_FLIGHT, "hash": fingerprint}, TTL):
             stored = cache.get(cache_key) or {}
             if stored.get("hash") != fingerprint:
-                return Response({"detail": "This Idempotency-Key was used with another body.",
-                                 "code": "idempotency_mismatch"}, status=422)
+                return Response(
+                    {
+                        "detail": "This Idempotency-Key was used with another body.",
+                        "code": "idempotency_mismatch",
+                    },
+                    status=422,
+                )
             if stored.get("state") == IN_FLIGHT:
-                return Response({"detail": "A request with this Idempotency-Key is in progress.",
-                                 "code": "idempotency_in_flight"}, status=409)
+                return Response(
+                    {
+                        "detail": "A request with this Idempotency-Key is in progress.",
+                        "code": "idempotency_in_flight",
+                    },
+                    status=409,
+                )
             response = Response(stored["data"], status=stored["status"])
             response["Idempotent-Replayed"] = "true"
             return response
@@ -61,8 +77,16 @@ def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
         if response.status_code >= 500:
             cache.delete(cache_key)
         else:
-            cache.set(cache_key, {"state": "done", "hash": fingerprint,
-                                  "status": response.status_code, "data": response.data}, TTL)
+            cache.set(
+                cache_key,
+                {
+                    "state": "done",
+                    "hash": fingerprint,
+                    "status": response.status_code,
+                    "data": response.data,
+                },
+                TTL,
+            )
         return response
 
     return wrapper

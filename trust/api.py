@@ -36,10 +36,30 @@ class OrderSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Order
-        fields = ["id", "status", "listing", "buyer", "seller", "price", "fee", "seller_receives",
-                  "delivery", "carrier", "tracking", "handover_code", "created_at", "pay_by",
-                  "paid_at", "ship_by", "shipped_at", "delivered_at", "release_at", "closed_at",
-                  "dispute", "timeline"]
+        fields = [
+            "id",
+            "status",
+            "listing",
+            "buyer",
+            "seller",
+            "price",
+            "fee",
+            "seller_receives",
+            "delivery",
+            "carrier",
+            "tracking",
+            "handover_code",
+            "created_at",
+            "pay_by",
+            "paid_at",
+            "ship_by",
+            "shipped_at",
+            "delivered_at",
+            "release_at",
+            "closed_at",
+            "dispute",
+            "timeline",
+        ]
 
     def get_listing(self, order: Order) -> dict[str, Any]:
         return {"id": str(order.listing_id), "title": order.listing.title}
@@ -54,24 +74,39 @@ class OrderSerializer(serializers.ModelSerializer):
         return (order.price - order.fee).to_dict()
 
     def get_timeline(self, order: Order) -> list[dict[str, Any]]:
-        return [{"status": e.status, "action": e.action, "at": e.at.isoformat(),
-                 "actor": str(e.actor_id) if e.actor_id else None, "note": e.note}
-                for e in order.events.all()]
+        return [
+            {
+                "status": e.status,
+                "action": e.action,
+                "at": e.at.isoformat(),
+                "actor": str(e.actor_id) if e.actor_id else None,
+                "note": e.note,
+            }
+            for e in order.events.all()
+        ]
 
     def get_handover_code(self, order: Order) -> str | None:
         request = self.context.get("request")
-        if request and request.user.pk == order.buyer_id and order.delivery == "handover" \
-                and order.status == "paid":
+        if (
+            request
+            and request.user.pk == order.buyer_id
+            and order.delivery == "handover"
+            and order.status == "paid"
+        ):
             return order.handover_code
         return None
 
     def get_dispute(self, order: Order) -> dict[str, Any] | None:
         if not order.dispute_state:
             return None
-        return {"state": order.dispute_state, "reason": order.dispute_reason,
-                "details": order.dispute_details,
-                "respond_by": order.dispute_respond_by.isoformat()
-                if order.dispute_respond_by else None}
+        return {
+            "state": order.dispute_state,
+            "reason": order.dispute_reason,
+            "details": order.dispute_details,
+            "respond_by": order.dispute_respond_by.isoformat()
+            if order.dispute_respond_by
+            else None,
+        }
 
 
 def _answer(request: Request, order: Order, code: int = status.HTTP_200_OK) -> Response:
@@ -92,17 +127,23 @@ class OrderListView(APIView):
         paginator = ResultsPagination()
         page = paginator.paginate_queryset(
             selectors.orders_for_user(user=request.user, role=request.query_params.get("role")),
-            request, view=self)
+            request,
+            view=self,
+        )
         return paginator.get_paginated_response(
-            OrderSerializer(page, many=True, context={"request": request}).data)
+            OrderSerializer(page, many=True, context={"request": request}).data
+        )
 
     @extend_schema(request=OrderCreateInput, responses={201: OrderSerializer}, tags=["orders"])
     @idempotent
     def post(self, request: Request) -> Response:
         data = OrderCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        order = escrow.order_create(buyer=request.user, listing_id=data.validated_data["listing"],
-                                    offer_id=data.validated_data.get("offer") or None)
+        order = escrow.order_create(
+            buyer=request.user,
+            listing_id=data.validated_data["listing"],
+            offer_id=data.validated_data.get("offer") or None,
+        )
         return _answer(request, order, status.HTTP_201_CREATED)
 
 
@@ -128,9 +169,12 @@ class OrderPayView(APIView):
         order = selectors.order_get_for_party(order_id=order_id, user=request.user)
         data = PayInput(data=request.data)
         data.is_valid(raise_exception=True)
-        order = escrow.order_pay(order=order, buyer=request.user,
-                                 payment_method=data.validated_data["payment_method"],
-                                 idempotency_key=request.headers.get("Idempotency-Key", ""))
+        order = escrow.order_pay(
+            order=order,
+            buyer=request.user,
+            payment_method=data.validated_data["payment_method"],
+            idempotency_key=request.headers.get("Idempotency-Key", ""),
+        )
         return _answer(request, order)
 
 
@@ -147,8 +191,9 @@ class OrderShipView(APIView):
         order = selectors.order_get_for_party(order_id=order_id, user=request.user)
         data = ShipInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return _answer(request, escrow.order_ship(order=order, seller=request.user,
-                                                  **data.validated_data))
+        return _answer(
+            request, escrow.order_ship(order=order, seller=request.user, **data.validated_data)
+        )
 
 
 class HandoverInput(serializers.Serializer):
@@ -163,8 +208,12 @@ class OrderHandoverView(APIView):
         order = selectors.order_get_for_party(order_id=order_id, user=request.user)
         data = HandoverInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return _answer(request, escrow.order_handover(order=order, seller=request.user,
-                                                      code=data.validated_data["code"]))
+        return _answer(
+            request,
+            escrow.order_handover(
+                order=order, seller=request.user, code=data.validated_data["code"]
+            ),
+        )
 
 
 class OrderSimpleActionView(APIView):
@@ -177,9 +226,13 @@ class OrderSimpleActionView(APIView):
         if self.action == "confirm":
             order = escrow.order_confirm(order=order, buyer=request.user)
         elif self.action == "cancel":
-            order = escrow.order_cancel(order=order, actor=request.user,
-                                        reason=str(request.data.get("reason", ""))[:500]
-                                        if hasattr(request.data, "get") else "")
+            order = escrow.order_cancel(
+                order=order,
+                actor=request.user,
+                reason=str(request.data.get("reason", ""))[:500]
+                if hasattr(request.data, "get")
+                else "",
+            )
         elif self.action == "return_received":
             order = escrow.dispute_return_received(order=order, seller=request.user)
         return _answer(request, order)
@@ -198,9 +251,15 @@ class OrderDisputeView(APIView):
         order = selectors.order_get_for_party(order_id=order_id, user=request.user)
         data = DisputeInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return _answer(request, escrow.order_dispute(
-            order=order, buyer=request.user, reason=data.validated_data["reason"],
-            details=data.validated_data.get("details", "")))
+        return _answer(
+            request,
+            escrow.order_dispute(
+                order=order,
+                buyer=request.user,
+                reason=data.validated_data["reason"],
+                details=data.validated_data.get("details", ""),
+            ),
+        )
 
 
 class DisputeRespondInput(serializers.Serializer):
@@ -216,9 +275,15 @@ class DisputeRespondView(APIView):
         order = selectors.order_get_for_party(order_id=order_id, user=request.user)
         data = DisputeRespondInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return _answer(request, escrow.dispute_seller_respond(
-            order=order, seller=request.user, action=data.validated_data["action"],
-            note=data.validated_data.get("note", "")))
+        return _answer(
+            request,
+            escrow.dispute_seller_respond(
+                order=order,
+                seller=request.user,
+                action=data.validated_data["action"],
+                note=data.validated_data.get("note", ""),
+            ),
+        )
 
 
 class ReturnShippedView(APIView):
@@ -229,49 +294,72 @@ class ReturnShippedView(APIView):
         order = selectors.order_get_for_party(order_id=order_id, user=request.user)
         data = ShipInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return _answer(request, escrow.dispute_return_shipped(order=order, buyer=request.user,
-                                                              **data.validated_data))
+        return _answer(
+            request,
+            escrow.dispute_return_shipped(order=order, buyer=request.user, **data.validated_data),
+        )
 
 
 class BalanceView(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(responses=inline_serializer("Balance", {
-        "available": MoneyField(), "held": MoneyField(), "statement": serializers.URLField()}),
-        tags=["orders"])
+    @extend_schema(
+        responses=inline_serializer(
+            "Balance",
+            {"available": MoneyField(), "held": MoneyField(), "statement": serializers.URLField()},
+        ),
+        tags=["orders"],
+    )
     def get(self, request: Request) -> Response:
         from django.conf import settings
 
         currency = settings.MARKETPLACE_CURRENCY
-        return Response({
-            "available": ledger.user_available(request.user.pk, currency).to_dict(),
-            "held": ledger.user_held(request.user.pk, currency).to_dict(),
-            "statement": request.build_absolute_uri(reverse("statement")),
-        })
+        return Response(
+            {
+                "available": ledger.user_available(request.user.pk, currency).to_dict(),
+                "held": ledger.user_held(request.user.pk, currency).to_dict(),
+                "statement": request.build_absolute_uri(reverse("statement")),
+            }
+        )
 
 
 class StatementView(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(responses=inline_serializer("StatementLine", {
-        "at": serializers.DateTimeField(), "kind": serializers.CharField(),
-        "account": serializers.CharField(), "amount": MoneyField(allow_negative=True),
-        "order": serializers.UUIDField(allow_null=True), "memo": serializers.CharField()},
-        many=True), tags=["orders"])
+    @extend_schema(
+        responses=inline_serializer(
+            "StatementLine",
+            {
+                "at": serializers.DateTimeField(),
+                "kind": serializers.CharField(),
+                "account": serializers.CharField(),
+                "amount": MoneyField(allow_negative=True),
+                "order": serializers.UUIDField(allow_null=True),
+                "memo": serializers.CharField(),
+            },
+            many=True,
+        ),
+        tags=["orders"],
+    )
     def get(self, request: Request) -> Response:
         paginator = ResultsPagination()
-        page = paginator.paginate_queryset(selectors.statement_lines(user=request.user),
-                                           request, view=self)
+        page = paginator.paginate_queryset(
+            selectors.statement_lines(user=request.user), request, view=self
+        )
         rows = []
         for line in page:
             # Shown from the user's side: money in is positive.
             signed = -line.amount_minor
-            rows.append({
-                "at": line.entry.created_at.isoformat(), "kind": line.entry.kind,
-                "account": line.account.kind, "order": str(line.entry.order_id)
-                if line.entry.order_id else None,
-                "amount": Money(signed, line.currency).to_dict(), "memo": line.entry.memo,
-            })
+            rows.append(
+                {
+                    "at": line.entry.created_at.isoformat(),
+                    "kind": line.entry.kind,
+                    "account": line.account.kind,
+                    "order": str(line.entry.order_id) if line.entry.order_id else None,
+                    "amount": Money(signed, line.currency).to_dict(),
+                    "memo": line.entry.memo,
+                }
+            )
         return paginator.get_paginated_response(rows)
 
 
@@ -279,23 +367,29 @@ class _WebhookView(APIView):
     permission_classes = [permissions.AllowAny]
     authentication_classes: list[Any] = []
     throttle_classes: list[Any] = []
-    secret_setting = "PAYMENT_WEBHOOK_SECRET"
+    secret_setting = "PAYMENT_WEBHOOK_SECRET"  # noqa: S105 - a setting name
 
     def _verified_event(self, request: Request) -> dict[str, Any] | Response:
         from django.conf import settings
 
         body = request.body
         try:
-            verify(body, request.headers.get("X-Signature"),
-                   secret=getattr(settings, self.secret_setting))
+            verify(
+                body,
+                request.headers.get("X-Signature"),
+                secret=getattr(settings, self.secret_setting),
+            )
             return parse_event(body)
         except SignatureError as exc:
             return Response({"detail": str(exc), "code": "bad_signature"}, status=400)
 
 
 class PaymentWebhookView(_WebhookView):
-    @extend_schema(request=None, responses=inline_serializer(
-        "WebhookResult", {"outcome": serializers.CharField()}), tags=["orders"])
+    @extend_schema(
+        request=None,
+        responses=inline_serializer("WebhookResult", {"outcome": serializers.CharField()}),
+        tags=["orders"],
+    )
     def post(self, request: Request) -> Response:
         event = self._verified_event(request)
         if isinstance(event, Response):
@@ -304,10 +398,13 @@ class PaymentWebhookView(_WebhookView):
 
 
 class CarrierWebhookView(_WebhookView):
-    secret_setting = "CARRIER_WEBHOOK_SECRET"
+    secret_setting = "CARRIER_WEBHOOK_SECRET"  # noqa: S105 - a setting name
 
-    @extend_schema(request=None, responses=inline_serializer(
-        "CarrierWebhookResult", {"outcome": serializers.CharField()}), tags=["orders"])
+    @extend_schema(
+        request=None,
+        responses=inline_serializer("CarrierWebhookResult", {"outcome": serializers.CharField()}),
+        tags=["orders"],
+    )
     def post(self, request: Request) -> Response:
         event = self._verified_event(request)
         if isinstance(event, Response):

@@ -84,20 +84,33 @@ def _lock(order: Order | Any) -> Order:
 
 
 def _refuse(order: Order, action: str) -> InvalidState:
-    return InvalidState(f"Cannot {action} an order that is {order.get_status_display().lower()}.",
-                        state=order.status)
+    return InvalidState(
+        f"Cannot {action} an order that is {order.get_status_display().lower()}.",
+        state=order.status,
+    )
 
 
-def _record(order: Order, action: str, *, actor: Any = None, note: str = "",
-            **data: Any) -> None:
-    OrderEvent.objects.create(order=order, status=order.status, action=action,
-                              actor=actor if getattr(actor, "pk", None) else None,
-                              note=note[:2000], data=data)
-    publish(topic=f"trust.order_{action}", payload={
-        "order_id": str(order.pk), "listing_id": str(order.listing_id),
-        "buyer_id": str(order.buyer_id), "seller_id": str(order.seller_id),
-        "status": order.status, "action": action, "note": note[:500],
-    })
+def _record(order: Order, action: str, *, actor: Any = None, note: str = "", **data: Any) -> None:
+    OrderEvent.objects.create(
+        order=order,
+        status=order.status,
+        action=action,
+        actor=actor if getattr(actor, "pk", None) else None,
+        note=note[:2000],
+        data=data,
+    )
+    publish(
+        topic=f"trust.order_{action}",
+        payload={
+            "order_id": str(order.pk),
+            "listing_id": str(order.listing_id),
+            "buyer_id": str(order.buyer_id),
+            "seller_id": str(order.seller_id),
+            "status": order.status,
+            "action": action,
+            "note": note[:500],
+        },
+    )
 
 
 def _require(actor: Any, user_id: Any, what: str) -> None:
@@ -118,11 +131,16 @@ def _accounts(order: Order) -> dict[str, Any]:
 
 def _hold_funds(order: Order) -> None:
     acc = _accounts(order)
-    ledger.post(idempotency_key=f"order:{order.pk}:pay", kind="payment", order=order,
-                memo="buyer paid into escrow", legs=[
-                    ledger.Leg(acc["gateway"], debit=order.price),
-                    ledger.Leg(acc["escrow"], credit=order.price),
-                ])
+    ledger.post(
+        idempotency_key=f"order:{order.pk}:pay",
+        kind="payment",
+        order=order,
+        memo="buyer paid into escrow",
+        legs=[
+            ledger.Leg(acc["gateway"], debit=order.price),
+            ledger.Leg(acc["escrow"], credit=order.price),
+        ],
+    )
 
 
 def _release(order: Order, *, seller_share: Money, key: str) -> None:
@@ -138,8 +156,13 @@ def _release(order: Order, *, seller_share: Money, key: str) -> None:
         legs.append(ledger.Leg(acc["fees"], credit=fee))
     if refund:
         legs.append(ledger.Leg(acc["refunds"], credit=refund))
-    ledger.post(idempotency_key=key, kind="release" if not refund else "settle", order=order,
-                memo=f"seller {seller_share}, fee {fee}, refund {refund}", legs=legs)
+    ledger.post(
+        idempotency_key=key,
+        kind="release" if not refund else "settle",
+        order=order,
+        memo=f"seller {seller_share}, fee {fee}, refund {refund}",
+        legs=legs,
+    )
     if refund:
         _pay_out_refund(order, refund, key=f"{key}:refund")
     order.fee_minor = fee.amount_minor
@@ -150,13 +173,17 @@ def _pay_out_refund(order: Order, refund: Money, *, key: str) -> None:
     acc = _accounts(order)
     payment = order.payments.filter(status=PaymentStatus.SUCCEEDED).first()
     if payment is not None:
-        gateway().refund(reference=payment.provider_reference, amount=refund,
-                         idempotency_key=key)
-    ledger.post(idempotency_key=key, kind="refund_payout", order=order,
-                memo="refund sent to the buyer's card", legs=[
-                    ledger.Leg(acc["refunds"], debit=refund),
-                    ledger.Leg(acc["gateway"], credit=refund),
-                ])
+        gateway().refund(reference=payment.provider_reference, amount=refund, idempotency_key=key)
+    ledger.post(
+        idempotency_key=key,
+        kind="refund_payout",
+        order=order,
+        memo="refund sent to the buyer's card",
+        legs=[
+            ledger.Leg(acc["refunds"], debit=refund),
+            ledger.Leg(acc["gateway"], credit=refund),
+        ],
+    )
 
 
 def _refund_all(order: Order, *, key: str) -> None:
@@ -168,12 +195,16 @@ def _conversation_note(order: Order, body: str) -> None:
     from chat.models import Conversation
     from chat.services import system_message_post
 
-    conversation = Conversation.objects.filter(listing_id=order.listing_id,
-                                               buyer_id=order.buyer_id).first()
+    conversation = Conversation.objects.filter(
+        listing_id=order.listing_id, buyer_id=order.buyer_id
+    ).first()
     if conversation is not None:
-        system_message_post(conversation_id=conversation.pk, body=body,
-                            data={"order_id": str(order.pk), "status": order.status},
-                            dedupe_key=f"o:{str(order.pk)[-12:]}:{order.status}:{body[:20]}")
+        system_message_post(
+            conversation_id=conversation.pk,
+            body=body,
+            data={"order_id": str(order.pk), "status": order.status},
+            dedupe_key=f"o:{str(order.pk)[-12:]}:{order.status}:{body[:20]}",
+        )
 
 
 def _close(order: Order, status: str, now: datetime) -> None:
@@ -200,34 +231,41 @@ def order_create(*, buyer: Any, listing_id: Any, offer_id: Any = None) -> Order:
             from listings.selectors import listing_get_for_user
 
             listing_get_for_user(listing_id=uid, user=buyer)  # 404 unless visible
-            raise InvalidState("This listing is not for sale.",
-                               state=listing.status if listing else None)
+            raise InvalidState(
+                "This listing is not for sale.", state=listing.status if listing else None
+            )
         if listing.seller_id == buyer.pk:
             raise ValidationFailed({"listing": ["You cannot buy your own listing."]})
         price = listing.price
         offer = None
         if offer_id:
-            offer = Offer.objects.filter(pk=parse_uuid(offer_id), listing=listing,
-                                         buyer=buyer).first()
+            offer = Offer.objects.filter(
+                pk=parse_uuid(offer_id), listing=listing, buyer=buyer
+            ).first()
             if offer is None:
                 raise ValidationFailed({"offer": ["No such offer of yours on this listing."]})
             if offer.status != OfferStatus.ACCEPTED:
                 raise InvalidState("Only an accepted offer sets the price.", state=offer.status)
             price = offer.amount
-            existing = Order.objects.filter(offer=offer).exclude(
-                status__in=[S.CANCELLED]).first()
+            existing = Order.objects.filter(offer=offer).exclude(status__in=[S.CANCELLED]).first()
             if existing is not None:
                 return existing
         if listing.status == ListingStatus.RESERVED:
             # Only the buyer whose offer reserved it may check out.
             if offer is None or listing.reserved_by != f"offer:{offer.pk}":
-                raise InvalidState("This listing is reserved for another buyer.",
-                                   state=listing.status)
+                raise InvalidState(
+                    "This listing is reserved for another buyer.", state=listing.status
+                )
         now = timezone.now()
         order = Order(
-            listing=listing, buyer=buyer, seller_id=listing.seller_id, offer=offer,
-            price_minor=price.amount_minor, currency=price.currency,
-            fee_minor=fee_for(price).amount_minor, status=S.CREATED,
+            listing=listing,
+            buyer=buyer,
+            seller_id=listing.seller_id,
+            offer=offer,
+            price_minor=price.amount_minor,
+            currency=price.currency,
+            fee_minor=fee_for(price).amount_minor,
+            status=S.CREATED,
             pay_by=now + timedelta(minutes=settings.ESCROW_PAY_WITHIN_MINUTES),
             delivery="ship" if listing.ships else "handover",
             handover_code=f"{secrets.randbelow(10**6):06d}",
@@ -236,14 +274,15 @@ def order_create(*, buyer: Any, listing_id: Any, offer_id: Any = None) -> Order:
             with transaction.atomic():
                 order.save(force_insert=True)
         except IntegrityError:
-            raise InvalidState("Someone else is already buying this listing.",
-                               state=ListingStatus.RESERVED) from None
+            raise InvalidState(
+                "Someone else is already buying this listing.", state=ListingStatus.RESERVED
+            ) from None
         if listing.status == ListingStatus.RESERVED:
-            listing_services.listing_release_reservation(listing=listing,
-                                                         order_ref=f"offer:{offer.pk}")
+            listing_services.listing_release_reservation(
+                listing=listing, order_ref=f"offer:{offer.pk}"
+            )
         listing_services.listing_reserve(listing=listing, order_ref=f"order:{order.pk}")
-        _record(order, "created", actor=buyer, price=price.to_dict(),
-                fee=order.fee.to_dict())
+        _record(order, "created", actor=buyer, price=price.to_dict(), fee=order.fee.to_dict())
         _conversation_note(order, "Order created: waiting for payment.")
     return order
 
@@ -251,8 +290,7 @@ def order_create(*, buyer: Any, listing_id: Any, offer_id: Any = None) -> Order:
 # --- pay ---------------------------------------------------------------------------------------
 
 
-def order_pay(*, order: Order, buyer: Any, payment_method: str, idempotency_key: str = ""
-              ) -> Order:
+def order_pay(*, order: Order, buyer: Any, payment_method: str, idempotency_key: str = "") -> Order:
     """Charge the buyer through the gateway and hold the funds in escrow.
 
     card_ok -> paid; card_declined -> PaymentDeclined (402), order unchanged;
@@ -269,32 +307,41 @@ def order_pay(*, order: Order, buyer: Any, payment_method: str, idempotency_key:
             raise _refuse(locked, "pay")
         attempt = locked.payments.count() + 1
         key = f"order:{locked.pk}:charge:{idempotency_key or attempt}"
-        result = gateway().charge(amount=locked.price, method=payment_method,
-                                  idempotency_key=key)
+        result = gateway().charge(amount=locked.price, method=payment_method, idempotency_key=key)
         if result.status == "declined":
             # Record the failure outside the rolled-back work, then refuse.
             Payment.objects.get_or_create(
                 idempotency_key=key,
-                defaults=dict(order=locked, amount_minor=locked.price_minor,
-                              currency=locked.currency, method=payment_method,
-                              provider_reference=result.reference,
-                              status=PaymentStatus.FAILED, failure_reason=result.reason))
+                defaults=dict(
+                    order=locked,
+                    amount_minor=locked.price_minor,
+                    currency=locked.currency,
+                    method=payment_method,
+                    provider_reference=result.reference,
+                    status=PaymentStatus.FAILED,
+                    failure_reason=result.reason,
+                ),
+            )
             decline = PaymentDeclined(result.reason)
         else:
             decline = None
             payment, _ = Payment.objects.get_or_create(
                 idempotency_key=key,
-                defaults=dict(order=locked, amount_minor=locked.price_minor,
-                              currency=locked.currency, method=payment_method,
-                              provider_reference=result.reference,
-                              status=PaymentStatus.PENDING))
+                defaults=dict(
+                    order=locked,
+                    amount_minor=locked.price_minor,
+                    currency=locked.currency,
+                    method=payment_method,
+                    provider_reference=result.reference,
+                    status=PaymentStatus.PENDING,
+                ),
+            )
             if result.status == "succeeded":
                 _settle_payment(locked, payment)
             else:
                 locked.status = S.PAYMENT_PENDING
                 locked.save(update_fields=["status"])
-                _record(locked, "payment_pending", actor=buyer,
-                        note="The payment is under review.")
+                _record(locked, "payment_pending", actor=buyer, note="The payment is under review.")
     if decline is not None:
         raise decline
     return locked
@@ -323,13 +370,15 @@ def payment_webhook(*, event: dict[str, Any]) -> str:
     with transaction.atomic():
         try:
             with transaction.atomic():
-                record = WebhookEvent.objects.create(event_id=event["id"], source="payments",
-                                                     kind=event["type"], payload=event)
+                record = WebhookEvent.objects.create(
+                    event_id=event["id"], source="payments", kind=event["type"], payload=event
+                )
         except IntegrityError:
             return "duplicate"
         reference = str(event["data"].get("reference", ""))
-        payment = Payment.objects.select_related("order").filter(
-            provider_reference=reference).first()
+        payment = (
+            Payment.objects.select_related("order").filter(provider_reference=reference).first()
+        )
         if payment is None:
             outcome = "unknown_payment"
         else:
@@ -359,7 +408,7 @@ def payment_webhook(*, event: dict[str, Any]) -> str:
     return outcome
 
 
-# --- ship, handover, deliver, confirm ----------------------------------------------------------------
+# --- ship, handover, deliver, confirm ---
 
 
 def order_ship(*, order: Order, seller: Any, carrier: str, tracking: str) -> Order:
@@ -411,14 +460,16 @@ def carrier_webhook(*, event: dict[str, Any]) -> str:
     with transaction.atomic():
         try:
             with transaction.atomic():
-                WebhookEvent.objects.create(event_id=event["id"], source="shipping",
-                                            kind=event["type"], payload=event)
+                WebhookEvent.objects.create(
+                    event_id=event["id"], source="shipping", kind=event["type"], payload=event
+                )
         except IntegrityError:
             return "duplicate"
         if event["type"] != "tracking.delivered":
             return "ignored_type"
-        order = Order.objects.filter(tracking=str(event["data"].get("tracking", "")),
-                                     status__in=[S.SHIPPED, S.DELIVERED]).first()
+        order = Order.objects.filter(
+            tracking=str(event["data"].get("tracking", "")), status__in=[S.SHIPPED, S.DELIVERED]
+        ).first()
         if order is None:
             return "unknown_tracking"
         order_mark_delivered(order=order)
@@ -458,11 +509,16 @@ def order_handover(*, order: Order, seller: Any, code: Any) -> Order:
             return locked
         if locked.status != S.PAID:
             raise _refuse(locked, "hand over")
-        if not isinstance(code, str) or not secrets.compare_digest(code.strip(),
-                                                                  locked.handover_code):
+        if not isinstance(code, str) or not secrets.compare_digest(
+            code.strip(), locked.handover_code
+        ):
             raise ValidationFailed({"code": ["That is not the buyer's handover code."]})
-        _complete(locked, actor=seller, action="handed_over",
-                  note="Handed over in person; the buyer's code matched.")
+        _complete(
+            locked,
+            actor=seller,
+            action="handed_over",
+            note="Handed over in person; the buyer's code matched.",
+        )
     return locked
 
 
@@ -483,8 +539,10 @@ def order_cancel(*, order: Order, actor: Any, reason: str = "") -> Order:
         elif locked.status == S.PAID and actor.pk == locked.seller_id:
             _cancel_with_refund(locked, actor=actor, note=reason or "The seller cancelled.")
         elif locked.status == S.PAID:
-            raise InvalidState("After payment only the seller can cancel; open a dispute "
-                               "if something is wrong.", state=locked.status)
+            raise InvalidState(
+                "After payment only the seller can cancel; open a dispute if something is wrong.",
+                state=locked.status,
+            )
         else:
             raise _refuse(locked, "cancel")
     return locked
@@ -493,8 +551,9 @@ def order_cancel(*, order: Order, actor: Any, reason: str = "") -> Order:
 def _cancel_unpaid(locked: Order, *, actor: Any, note: str) -> None:
     _close(locked, S.CANCELLED, timezone.now())
     locked.save()
-    listing_services.listing_release_reservation(listing=locked.listing,
-                                                 order_ref=f"order:{locked.pk}")
+    listing_services.listing_release_reservation(
+        listing=locked.listing, order_ref=f"order:{locked.pk}"
+    )
     _record(locked, "cancelled", actor=actor, note=note)
     _conversation_note(locked, "The order was cancelled; the item is available again.")
 
@@ -503,8 +562,9 @@ def _cancel_with_refund(locked: Order, *, actor: Any, note: str) -> None:
     _refund_all(locked, key=f"order:{locked.pk}:cancel_refund")
     _close(locked, S.CANCELLED, timezone.now())
     locked.save()
-    listing_services.listing_release_reservation(listing=locked.listing,
-                                                 order_ref=f"order:{locked.pk}")
+    listing_services.listing_release_reservation(
+        listing=locked.listing, order_ref=f"order:{locked.pk}"
+    )
     _record(locked, "cancelled", actor=actor, note=note + " The buyer was refunded.")
     _conversation_note(locked, "The order was cancelled and the buyer refunded.")
 
@@ -538,7 +598,8 @@ def order_dispute(*, order: Order, buyer: Any, reason: str, details: str = "") -
         else:
             locked.dispute_state = DisputeState.AWAITING_SELLER
             locked.dispute_respond_by = now + timedelta(
-                hours=settings.ESCROW_DISPUTE_RESPONSE_HOURS)
+                hours=settings.ESCROW_DISPUTE_RESPONSE_HOURS
+            )
         locked.save()
         _record(locked, "disputed", actor=buyer, note=details, reason=reason)
         if locked.dispute_state == DisputeState.ESCALATED:
@@ -607,14 +668,16 @@ def _refund_to_close(locked: Order, *, actor: Any, note: str) -> None:
     _close(locked, S.REFUNDED, timezone.now())
     locked.dispute_state = DisputeState.RESOLVED
     locked.save()
-    listing_services.listing_release_reservation(listing=locked.listing,
-                                                 order_ref=f"order:{locked.pk}")
+    listing_services.listing_release_reservation(
+        listing=locked.listing, order_ref=f"order:{locked.pk}"
+    )
     _record(locked, "refunded", actor=actor, note=note)
     _conversation_note(locked, "The buyer was refunded.")
 
 
-def dispute_resolve(*, order: Order, moderator: Any, decision: str,
-                    refund_minor: int | None = None, note: str = "") -> Order:
+def dispute_resolve(
+    *, order: Order, moderator: Any, decision: str, refund_minor: int | None = None, note: str = ""
+) -> Order:
     """A moderator's decision: refund (all to the buyer), release (all to the
     seller) or split (refund `refund_minor` to the buyer, the rest released).
     Moderation calls this; trust does not know moderation."""
@@ -627,23 +690,35 @@ def dispute_resolve(*, order: Order, moderator: Any, decision: str,
         if locked.status != S.DISPUTED:
             raise _refuse(locked, "resolve")
         if decision == "refund":
-            _refund_to_close(locked, actor=moderator, note=note or "A moderator refunded the buyer.")
+            _refund_to_close(
+                locked, actor=moderator, note=note or "A moderator refunded the buyer."
+            )
         elif decision == "release":
-            _complete(locked, actor=moderator, action="released",
-                      note=note or "A moderator released the money to the seller.")
+            _complete(
+                locked,
+                actor=moderator,
+                action="released",
+                note=note or "A moderator released the money to the seller.",
+            )
         else:
             if not isinstance(refund_minor, int) or not 0 < refund_minor < locked.price_minor:
-                raise ValidationFailed({"refund_minor": [
-                    "For a split, refund more than 0 and less than the price."]})
+                raise ValidationFailed(
+                    {"refund_minor": ["For a split, refund more than 0 and less than the price."]}
+                )
             share = locked.price - Money(refund_minor, locked.currency)
             _release(locked, seller_share=share, key=f"order:{locked.pk}:split")
             _close(locked, S.SPLIT, timezone.now())
             locked.dispute_state = DisputeState.RESOLVED
             locked.save()
-            listing_services.listing_mark_sold(listing=locked.listing,
-                                               order_ref=f"order:{locked.pk}")
-            _record(locked, "split", actor=moderator,
-                    note=note or f"A moderator refunded {Money(refund_minor, locked.currency)}.")
+            listing_services.listing_mark_sold(
+                listing=locked.listing, order_ref=f"order:{locked.pk}"
+            )
+            _record(
+                locked,
+                "split",
+                actor=moderator,
+                note=note or f"A moderator refunded {Money(refund_minor, locked.currency)}.",
+            )
             _conversation_note(locked, "A moderator split the payment.")
     return locked
 
@@ -655,7 +730,8 @@ def orders_expire_unpaid(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     done = 0
     for order_id in Order.objects.filter(status=S.CREATED, pay_by__lte=now).values_list(
-            "pk", flat=True)[:500]:
+        "pk", flat=True
+    )[:500]:
         with transaction.atomic():
             locked = _lock(order_id)
             if locked.status != S.CREATED or locked.pay_by > now:
@@ -669,13 +745,13 @@ def orders_cancel_unshipped(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     done = 0
     for order_id in Order.objects.filter(status=S.PAID, ship_by__lte=now).values_list(
-            "pk", flat=True)[:500]:
+        "pk", flat=True
+    )[:500]:
         with transaction.atomic():
             locked = _lock(order_id)
             if locked.status != S.PAID or locked.ship_by is None or locked.ship_by > now:
                 continue
-            _cancel_with_refund(locked, actor=None,
-                                note="The seller did not ship in time.")
+            _cancel_with_refund(locked, actor=None, note="The seller did not ship in time.")
             done += 1
     return done
 
@@ -683,15 +759,23 @@ def orders_cancel_unshipped(*, now: datetime | None = None) -> int:
 def orders_auto_release(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     done = 0
-    for order_id in Order.objects.filter(status__in=[S.SHIPPED, S.DELIVERED],
-                                         release_at__lte=now).values_list("pk", flat=True)[:500]:
+    for order_id in Order.objects.filter(
+        status__in=[S.SHIPPED, S.DELIVERED], release_at__lte=now
+    ).values_list("pk", flat=True)[:500]:
         with transaction.atomic():
             locked = _lock(order_id)
-            if locked.status not in (S.SHIPPED, S.DELIVERED) or locked.release_at is None \
-                    or locked.release_at > now:
+            if (
+                locked.status not in (S.SHIPPED, S.DELIVERED)
+                or locked.release_at is None
+                or locked.release_at > now
+            ):
                 continue
-            _complete(locked, actor=None, action="auto_released",
-                      note="No complaint within the confirmation window.")
+            _complete(
+                locked,
+                actor=None,
+                action="auto_released",
+                note="No complaint within the confirmation window.",
+            )
             done += 1
     return done
 
@@ -699,14 +783,16 @@ def orders_auto_release(*, now: datetime | None = None) -> int:
 def disputes_escalate_silent(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     done = 0
-    for order_id in Order.objects.filter(status=S.DISPUTED,
-                                         dispute_state=DisputeState.AWAITING_SELLER,
-                                         dispute_respond_by__lte=now).values_list(
-            "pk", flat=True)[:500]:
+    for order_id in Order.objects.filter(
+        status=S.DISPUTED, dispute_state=DisputeState.AWAITING_SELLER, dispute_respond_by__lte=now
+    ).values_list("pk", flat=True)[:500]:
         with transaction.atomic():
             locked = _lock(order_id)
-            if locked.dispute_state != DisputeState.AWAITING_SELLER or \
-                    locked.dispute_respond_by is None or locked.dispute_respond_by > now:
+            if (
+                locked.dispute_state != DisputeState.AWAITING_SELLER
+                or locked.dispute_respond_by is None
+                or locked.dispute_respond_by > now
+            ):
                 continue
             _escalate(locked, actor=None, note="The seller did not answer in time.")
             done += 1

@@ -51,8 +51,9 @@ def account_for(kind: str, currency: str, user_id: Any = None) -> LedgerAccount:
         return account
     try:
         with transaction.atomic():
-            return LedgerAccount.objects.create(key=key, kind=kind, currency=currency,
-                                                user_id=user_id)
+            return LedgerAccount.objects.create(
+                key=key, kind=kind, currency=currency, user_id=user_id
+            )
     except IntegrityError:
         return LedgerAccount.objects.get(key=key)
 
@@ -75,8 +76,9 @@ class Leg:
         return (self.debit or self.credit).currency  # type: ignore[union-attr]
 
 
-def post(*, idempotency_key: str, kind: str, legs: list[Leg], order: Order | None = None,
-         memo: str = "") -> JournalEntry:
+def post(
+    *, idempotency_key: str, kind: str, legs: list[Leg], order: Order | None = None, memo: str = ""
+) -> JournalEntry:
     """Post one balanced entry and update the cached balances.
 
     Idempotent by key. Raises LedgerError if the legs do not balance or an
@@ -90,19 +92,28 @@ def post(*, idempotency_key: str, kind: str, legs: list[Leg], order: Order | Non
     totals: dict[str, int] = defaultdict(int)
     for leg in legs:
         if leg.currency != leg.account.currency:
-            raise LedgerError(f"{leg.account.key} holds {leg.account.currency}, not {leg.currency}.")
+            raise LedgerError(
+                f"{leg.account.key} holds {leg.account.currency}, not {leg.currency}."
+            )
         totals[leg.currency] += leg.signed
     if not legs or any(totals.values()):
         raise LedgerError(f"Unbalanced entry {idempotency_key}: {dict(totals)}")
     try:
         with transaction.atomic():
-            entry = JournalEntry.objects.create(idempotency_key=idempotency_key, kind=kind,
-                                                order=order, memo=memo[:200])
-            JournalLine.objects.bulk_create([
-                JournalLine(entry=entry, account=leg.account, amount_minor=leg.signed,
-                            currency=leg.currency)
-                for leg in legs
-            ])
+            entry = JournalEntry.objects.create(
+                idempotency_key=idempotency_key, kind=kind, order=order, memo=memo[:200]
+            )
+            JournalLine.objects.bulk_create(
+                [
+                    JournalLine(
+                        entry=entry,
+                        account=leg.account,
+                        amount_minor=leg.signed,
+                        currency=leg.currency,
+                    )
+                    for leg in legs
+                ]
+            )
             # Lock accounts in a fixed order so concurrent postings never deadlock.
             for leg in sorted(legs, key=lambda item: item.account.key):
                 delta = leg.signed if leg.account.debit_normal else -leg.signed
@@ -126,21 +137,33 @@ def balance(account: LedgerAccount) -> Money:
 
 def user_available(user_id: Any, currency: str) -> Money:
     account = LedgerAccount.objects.filter(
-        key=account_key(AccountKind.AVAILABLE, currency, user_id)).first()
+        key=account_key(AccountKind.AVAILABLE, currency, user_id)
+    ).first()
     return Money(account.balance_minor if account else 0, currency)
 
 
 def user_held(user_id: Any, currency: str) -> Money:
     """Escrow of the user's orders as seller (credit lines net of debits)."""
-    total = (JournalLine.objects.filter(account__kind=AccountKind.ESCROW, currency=currency,
-                                        entry__order__seller_id=user_id)
-             .aggregate(s=Sum("amount_minor"))["s"]) or 0
+    total = (
+        (
+            JournalLine.objects.filter(
+                account__kind=AccountKind.ESCROW, currency=currency, entry__order__seller_id=user_id
+            ).aggregate(s=Sum("amount_minor"))["s"]
+        )
+        or 0
+    )
     return Money(-total, currency)
 
 
 def order_escrow(order: Order) -> int:
-    total = (JournalLine.objects.filter(account__kind=AccountKind.ESCROW, entry__order=order)
-             .aggregate(s=Sum("amount_minor"))["s"]) or 0
+    total = (
+        (
+            JournalLine.objects.filter(
+                account__kind=AccountKind.ESCROW, entry__order=order
+            ).aggregate(s=Sum("amount_minor"))["s"]
+        )
+        or 0
+    )
     return -total
 
 
@@ -167,10 +190,15 @@ def audit() -> AuditReport:
     for row in grand:
         if row["s"] != 0:
             report.breaches.append(f"ledger does not sum to zero in {row['currency']}: {row['s']}")
-    unbalanced = (JournalLine.objects.values("entry_id", "currency")
-                  .annotate(s=Sum("amount_minor")).exclude(s=0))
+    unbalanced = (
+        JournalLine.objects.values("entry_id", "currency")
+        .annotate(s=Sum("amount_minor"))
+        .exclude(s=0)
+    )
     for row in unbalanced[:100]:
-        report.breaches.append(f"entry {row['entry_id']} unbalanced in {row['currency']}: {row['s']}")
+        report.breaches.append(
+            f"entry {row['entry_id']} unbalanced in {row['currency']}: {row['s']}"
+        )
     empty = JournalEntry.objects.filter(lines__isnull=True).values_list("id", flat=True)[:100]
     report.breaches.extend(f"entry {entry_id} has no lines" for entry_id in empty)
     sums = dict(JournalLine.objects.values_list("account_id").annotate(s=Sum("amount_minor")))
@@ -179,7 +207,8 @@ def audit() -> AuditReport:
         derived = raw if account.debit_normal else -raw
         if derived != account.balance_minor:
             report.breaches.append(
-                f"{account.key}: cached balance {account.balance_minor} != lines {derived}")
+                f"{account.key}: cached balance {account.balance_minor} != lines {derived}"
+            )
         if derived < 0:
             report.breaches.append(f"{account.key} is negative: {derived}")
     mismatched = JournalLine.objects.exclude(currency=F("account__currency")).count()
@@ -188,14 +217,22 @@ def audit() -> AuditReport:
     # Closed orders hold nothing in escrow; open paid orders hold exactly their price.
     from trust.models import OrderStatus
 
-    held = dict(JournalLine.objects.filter(account__kind=AccountKind.ESCROW)
-                .values_list("entry__order_id").annotate(s=Sum("amount_minor")))
+    held = dict(
+        JournalLine.objects.filter(account__kind=AccountKind.ESCROW)
+        .values_list("entry__order_id")
+        .annotate(s=Sum("amount_minor"))
+    )
     for order in Order.objects.filter(pk__in=list(held)).only("id", "status", "price_minor"):
         amount = -(held.get(order.pk) or 0)
-        holding = order.status in (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED,
-                                   OrderStatus.DISPUTED)
+        holding = order.status in (
+            OrderStatus.PAID,
+            OrderStatus.SHIPPED,
+            OrderStatus.DELIVERED,
+            OrderStatus.DISPUTED,
+        )
         expected = order.price_minor if holding else 0
         if amount != expected:
-            report.breaches.append(f"order {order.pk} ({order.status}) holds {amount}, "
-                                   f"expected {expected}")
+            report.breaches.append(
+                f"order {order.pk} ({order.status}) holds {amount}, expected {expected}"
+            )
     return report

@@ -23,8 +23,12 @@ class OrderStatus(models.TextChoices):
 
 
 OPEN_STATUSES = (
-    OrderStatus.CREATED, OrderStatus.PAYMENT_PENDING, OrderStatus.PAID, OrderStatus.SHIPPED,
-    OrderStatus.DELIVERED, OrderStatus.DISPUTED,
+    OrderStatus.CREATED,
+    OrderStatus.PAYMENT_PENDING,
+    OrderStatus.PAID,
+    OrderStatus.SHIPPED,
+    OrderStatus.DELIVERED,
+    OrderStatus.DISPUTED,
 )
 
 
@@ -40,17 +44,21 @@ class DisputeState(models.TextChoices):
 class Order(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     listing = models.ForeignKey("listings.Listing", on_delete=models.PROTECT, related_name="orders")
-    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                              related_name="orders_as_buyer")
-    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                               related_name="orders_as_seller")
-    offer = models.ForeignKey("chat.Offer", null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="orders")
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders_as_buyer"
+    )
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders_as_seller"
+    )
+    offer = models.ForeignKey(
+        "chat.Offer", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
     price_minor = models.BigIntegerField()
     fee_minor = models.BigIntegerField()
     currency = models.CharField(max_length=3)
-    status = models.CharField(max_length=20, choices=OrderStatus.choices,
-                              default=OrderStatus.CREATED)
+    status = models.CharField(
+        max_length=20, choices=OrderStatus.choices, default=OrderStatus.CREATED
+    )
     delivery = models.CharField(max_length=10, default="ship")  # ship | handover
     carrier = models.CharField(max_length=60, blank=True)
     tracking = models.CharField(max_length=100, blank=True)
@@ -64,8 +72,9 @@ class Order(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     release_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
-    dispute_state = models.CharField(max_length=20, choices=DisputeState.choices, blank=True,
-                                     default=DisputeState.NONE)
+    dispute_state = models.CharField(
+        max_length=20, choices=DisputeState.choices, blank=True, default=DisputeState.NONE
+    )
     dispute_reason = models.CharField(max_length=40, blank=True)
     dispute_details = models.TextField(blank=True)
     dispute_respond_by = models.DateTimeField(null=True, blank=True)
@@ -74,11 +83,16 @@ class Order(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=models.Q(price_minor__gt=0), name="order_price_positive"),
-            models.CheckConstraint(condition=models.Q(fee_minor__gte=0), name="order_fee_nonnegative"),
+            models.CheckConstraint(
+                condition=models.Q(price_minor__gt=0), name="order_price_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(fee_minor__gte=0), name="order_fee_nonnegative"
+            ),
             # At most one open order per listing: the database, not a check, decides.
             models.UniqueConstraint(
-                fields=["listing"], name="order_one_open_per_listing",
+                fields=["listing"],
+                name="order_one_open_per_listing",
                 condition=models.Q(status__in=[s.value for s in OPEN_STATUSES]),
             ),
         ]
@@ -109,8 +123,9 @@ class OrderEvent(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
     status = models.CharField(max_length=20)
     action = models.CharField(max_length=40)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     note = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
     at = models.DateTimeField(auto_now_add=True)
@@ -146,15 +161,21 @@ class LedgerAccount(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     key = models.CharField(max_length=120, unique=True)
     kind = models.CharField(max_length=20, choices=AccountKind.choices)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                             on_delete=models.PROTECT, related_name="ledger_accounts")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ledger_accounts",
+    )
     currency = models.CharField(max_length=3)
     balance_minor = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=models.Q(balance_minor__gte=0),
-                                   name="ledger_account_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(balance_minor__gte=0), name="ledger_account_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -171,8 +192,9 @@ class JournalEntry(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     idempotency_key = models.CharField(max_length=150, unique=True)
     kind = models.CharField(max_length=30)
-    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="journal_entries")
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="journal_entries"
+    )
     memo = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -190,7 +212,9 @@ class JournalLine(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=~models.Q(amount_minor=0), name="journal_line_nonzero"),
+            models.CheckConstraint(
+                condition=~models.Q(amount_minor=0), name="journal_line_nonzero"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -57,8 +57,11 @@ class SandboxGateway:
             return ChargeResult("declined", reference, "The card was declined by the issuer.")
         if method == "card_review":
             return ChargeResult("pending", reference)
-        return ChargeResult("declined", reference,
-                            f"Unknown payment method; use one of {', '.join(SANDBOX_METHODS)}.")
+        return ChargeResult(
+            "declined",
+            reference,
+            f"Unknown payment method; use one of {', '.join(SANDBOX_METHODS)}.",
+        )
 
     def refund(self, *, reference: str, amount: Money, idempotency_key: str) -> str:
         return "sbx_rf_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
@@ -82,8 +85,14 @@ def sign(body: bytes, *, secret: str | None = None, timestamp: int | None = None
     return f"t={timestamp},v1={digest}"
 
 
-def verify(body: bytes, header: str | None, *, secret: str | None = None,
-           tolerance: int | None = None, now: float | None = None) -> None:
+def verify(
+    body: bytes,
+    header: str | None,
+    *,
+    secret: str | None = None,
+    tolerance: int | None = None,
+    now: float | None = None,
+) -> None:
     """Raise SignatureError unless `header` signs `body` recently enough."""
     secret = secret or settings.PAYMENT_WEBHOOK_SECRET
     tolerance = settings.PAYMENT_WEBHOOK_TOLERANCE if tolerance is None else tolerance
@@ -95,36 +104,47 @@ def verify(body: bytes, header: str | None, *, secret: str | None = None,
         given = parts["v1"]
     except (KeyError, ValueError):
         raise SignatureError("Malformed X-Signature header.") from None
-    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body,
-                        hashlib.sha256).hexdigest()
+    expected = hmac.new(
+        secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256
+    ).hexdigest()
     if not hmac.compare_digest(expected, given):
         raise SignatureError("Bad signature.")
     if abs((now or time.time()) - timestamp) > tolerance:
         raise SignatureError("Signature timestamp outside the tolerance (replayed?).")
 
 
-def sandbox_webhook(*, kind: str, reference: str, reason: str = "",
-                    event_id: str | None = None, created: int | None = None
-                    ) -> tuple[bytes, str]:
+def sandbox_webhook(
+    *,
+    kind: str,
+    reference: str,
+    reason: str = "",
+    event_id: str | None = None,
+    created: int | None = None,
+) -> tuple[bytes, str]:
     """A signed webhook body and header as the sandbox provider would send."""
-    body = json.dumps({
-        "id": event_id or f"evt_{uuid.uuid4().hex}",
-        "type": kind,
-        "created": created or int(time.time()),
-        "data": {"reference": reference, "reason": reason},
-    }).encode()
+    body = json.dumps(
+        {
+            "id": event_id or f"evt_{uuid.uuid4().hex}",
+            "type": kind,
+            "created": created or int(time.time()),
+            "data": {"reference": reference, "reason": reason},
+        }
+    ).encode()
     return body, sign(body)
 
 
-def carrier_webhook(*, tracking: str, status: str = "delivered", event_id: str | None = None
-                    ) -> tuple[bytes, str]:
+def carrier_webhook(
+    *, tracking: str, status: str = "delivered", event_id: str | None = None
+) -> tuple[bytes, str]:
     """A signed tracking event from the sandbox carrier."""
-    body = json.dumps({
-        "id": event_id or f"trk_{uuid.uuid4().hex}",
-        "type": f"tracking.{status}",
-        "created": int(time.time()),
-        "data": {"tracking": tracking},
-    }).encode()
+    body = json.dumps(
+        {
+            "id": event_id or f"trk_{uuid.uuid4().hex}",
+            "type": f"tracking.{status}",
+            "created": int(time.time()),
+            "data": {"tracking": tracking},
+        }
+    ).encode()
     return body, sign(body, secret=settings.CARRIER_WEBHOOK_SECRET)
 
 
@@ -133,7 +153,11 @@ def parse_event(body: bytes) -> dict[str, Any]:
         event = json.loads(body.decode())
     except (UnicodeDecodeError, ValueError):
         raise SignatureError("The body is not JSON.") from None
-    if not isinstance(event, dict) or not isinstance(event.get("id"), str) \
-            or not isinstance(event.get("type"), str) or not isinstance(event.get("data"), dict):
+    if (
+        not isinstance(event, dict)
+        or not isinstance(event.get("id"), str)
+        or not isinstance(event.get("type"), str)
+        or not isinstance(event.get("data"), dict)
+    ):
         raise SignatureError("Expected {id, type, created, data}.")
     return event

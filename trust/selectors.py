@@ -39,6 +39,10 @@ def orders_for_user(*, user: Any, role: str | None = None) -> QuerySet[Order]:
 def statement_lines(*, user: Any) -> QuerySet[JournalLine]:
     """Ledger lines of the user's own accounts, and escrow lines of their sales."""
     accounts = LedgerAccount.objects.filter(user=user)
-    return (JournalLine.objects.filter(Q(account__in=accounts) |
-                                       Q(account__kind="escrow", entry__order__seller=user))
-            .select_related("entry", "account").order_by("-entry__created_at", "-id"))
+    return (
+        JournalLine.objects.filter(
+            Q(account__in=accounts) | Q(account__kind="escrow", entry__order__seller=user)
+        )
+        .select_related("entry", "account")
+        .order_by("-entry__created_at", "-id")
+    )
