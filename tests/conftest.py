@@ -26,6 +26,9 @@ from tests.factories import TEST_PASSWORD, UserFactory
 def _isolate_side_effects(settings, tmp_path_factory) -> Iterator[None]:
     """Each test starts with no throttle history and its own media folder."""
     settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
+    from trust.ledger import forget_cached_accounts
+
+    forget_cached_accounts()  # rows from an earlier test's database state
     try:
         cache.delete_pattern("*throttle*")
     except AttributeError:

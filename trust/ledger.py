@@ -44,10 +44,22 @@ def account_key(kind: str, currency: str, user_id: Any = None) -> str:
     return f"platform:{kind}:{currency}"
 
 
+# Accounts are never deleted or re-keyed, so their rows can be remembered per
+# process (only the id and kind are used from the cached object; balances are
+# always read from the database).
+_account_cache: dict[str, LedgerAccount] = {}
+
+
 def account_for(kind: str, currency: str, user_id: Any = None) -> LedgerAccount:
     key = account_key(kind, currency, user_id)
+    cached = _account_cache.get(key)
+    if cached is not None:
+        return cached
     account = LedgerAccount.objects.filter(key=key).first()
     if account is not None:
+        # Remember it once committed: a row seen inside a transaction that
+        # later rolls back must not outlive it.
+        transaction.on_commit(lambda: _account_cache.setdefault(key, account))
         return account
     try:
         with transaction.atomic():
@@ -128,6 +140,10 @@ def post(
 
 
 # --- reads ------------------------------------------------------------------------------------
+
+
+def forget_cached_accounts() -> None:
+    _account_cache.clear()
 
 
 def balance(account: LedgerAccount) -> Money:

@@ -1,0 +1,161 @@
+#!/usr/bin/env python
+"""Escrow benchmark: full orders per second, then the ledger audit.
+
+    .venv/bin/python tests/load/bench_escrow.py [--orders 1000] [--threads 2]
+
+Creates N active listings, then runs N complete orders through the escrow
+services (order_create -> order_pay(card_ok) -> order_ship -> order_confirm:
+4 transactions, 3 ledger entries, listing reserve/sold, timeline rows and
+outbox events each) on --threads threads with their own connections, and
+prints completed orders/s and per-step latency. Ends with `ledger.audit()`
+over the whole ledger and prints how long it took. Target: 100 orders/s.
+
+DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/marketplace_bench_escrow
+(created and migrated if missing; emptied first: it must be named *bench*).
+Outbox events go to an in-memory broker (no worker). It prints figures and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+os.environ.setdefault("DATABASE_URL",
+                      "postgres://postgres@127.0.0.1:5432/marketplace_bench_escrow")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
+os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
+os.environ["CELERY_BROKER_URL"] = "memory://"
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    if "bench" not in name:
+        sys.exit(f"refusing to use {name!r}: the benchmark database name must contain 'bench'")
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], check=True)
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--orders", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    ensure_database(os.environ["DATABASE_URL"])
+
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.utils import timezone
+
+    from listings.models import Category, Listing
+    from marketplace.outbox.models import OutboxEvent
+    from trust import escrow, ledger
+    from trust.models import JournalEntry, JournalLine, LedgerAccount, Order, OrderEvent, Payment
+
+    print(f"Preparing {args.orders} listings ...", flush=True)
+    with connection.cursor() as cursor:
+        for model in (JournalLine, JournalEntry, Payment, OrderEvent, LedgerAccount):
+            cursor.execute(f'TRUNCATE "{model._meta.db_table}" CASCADE')
+    Order.objects.all().delete()
+    OutboxEvent.objects.all().delete()
+    Listing.objects.all().delete()
+    user_model = get_user_model()
+    user_model.objects.filter(username__startswith="bench_").delete()
+    sellers = [user_model.objects.create_user(username=f"bench_s{i}", email=f"s{i}@bench.local",
+                                              password="x") for i in range(20)]
+    buyers = [user_model.objects.create_user(username=f"bench_b{i}", email=f"b{i}@bench.local",
+                                             password="x") for i in range(50)]
+    category = Category.objects.get(slug="other")
+    now = timezone.now()
+    listings = Listing.objects.bulk_create([
+        Listing(seller=sellers[i % len(sellers)], category=category, title=f"Bench item {i}",
+                condition="good", price_minor=10_000 + i, price_currency="CNY", ships=True,
+                status="active", published_at=now, expires_at=now + timezone.timedelta(days=60))
+        for i in range(args.orders)
+    ], batch_size=2000)
+
+    steps: dict[str, list[float]] = {"create": [], "pay": [], "ship": [], "confirm": []}
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def worker(chunk: list[Listing], offset: int) -> None:
+        local: dict[str, list[float]] = {k: [] for k in steps}
+        try:
+            for i, listing in enumerate(chunk):
+                buyer = buyers[(offset + i) % len(buyers)]
+                seller = sellers[(offset + i) % len(sellers)]
+                t0 = time.perf_counter()
+                order = escrow.order_create(buyer=buyer, listing_id=listing.id)
+                t1 = time.perf_counter()
+                escrow.order_pay(order=order, buyer=buyer, payment_method="card_ok")
+                t2 = time.perf_counter()
+                escrow.order_ship(order=order, seller=listing.seller, carrier="SF",
+                                  tracking=f"SF{offset + i:08d}")
+                t3 = time.perf_counter()
+                escrow.order_confirm(order=order, buyer=buyer)
+                t4 = time.perf_counter()
+                del seller
+                local["create"].append(t1 - t0)
+                local["pay"].append(t2 - t1)
+                local["ship"].append(t3 - t2)
+                local["confirm"].append(t4 - t3)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+            with lock:
+                for key, values in local.items():
+                    steps[key].extend(values)
+
+    chunks = [listings[i::args.threads] for i in range(args.threads)]
+    print(f"Running {args.orders} full orders on {args.threads} threads ...", flush=True)
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(chunk, n * 100_000))
+               for n, chunk in enumerate(chunks)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    completed = Order.objects.filter(status="completed").count()
+    print(f"\ncompleted orders: {completed} in {elapsed:.1f}s -> {completed / elapsed:,.1f} "
+          f"full orders/s (target >= 100)")
+    for name, values in steps.items():
+        if values:
+            print(f"  {name:<8} p50 {pct(values, .5):6.1f} ms  p95 {pct(values, .95):6.1f} ms  "
+                  f"mean {statistics.fmean(values) * 1000:6.1f} ms")
+    if errors:
+        print(f"errors: {len(errors)}; first: {errors[0]}")
+    t0 = time.perf_counter()
+    report = ledger.audit()
+    print(f"ledger audit over {report.entries} entries / {report.lines} lines: "
+          f"{'OK' if report.ok else 'BREACHED'} in {time.perf_counter() - t0:.2f}s")
+    for breach in report.breaches[:10]:
+        print("  BREACH:", breach)
+
+
+if __name__ == "__main__":
+    main()
