@@ -174,6 +174,12 @@ WARNING_TEXT = {
         "The other side asks to move to another app. Scammers do this to avoid our protection."
     ),
     "link": "This message contains a link. Do not enter passwords or card details on other sites.",
+    "deposit_before_viewing": (
+        "Never pay a deposit before you have seen the item: escrow protects you instead."
+    ),
+    "phishing": "This link may be a fake login or payment page. Do not enter your details.",
+    "likely_scam": "This message looks like a known scam pattern. Stay on the platform and pay "
+    "only through escrow.",
 }
 
 

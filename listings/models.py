@@ -114,7 +114,9 @@ class Listing(models.Model):
     class Meta:
         permissions = [("moderate_listing", "Can see and moderate any listing")]
         constraints = [
-            models.CheckConstraint(condition=models.Q(price_minor__gt=0), name="listing_price_positive"),
+            models.CheckConstraint(
+                condition=models.Q(price_minor__gt=0), name="listing_price_positive"
+            ),
             models.CheckConstraint(
                 condition=models.Q(location_lat__isnull=True)
                 | models.Q(location_lat__gte=-90, location_lat__lte=90),

@@ -158,7 +158,8 @@ def process_upload(
             img: Any = Image.open(io.BytesIO(data))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise PhotoRejected(
-                f"The image has too many pixels; the limit is {max_pixels / 1_000_000:g} megapixels.",
+                "The image has too many pixels; "
+                f"the limit is {max_pixels / 1_000_000:g} megapixels.",
                 code="image_too_many_pixels",
             ) from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):

@@ -7,8 +7,10 @@ so "not found" and "not yours to see" look the same everywhere.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +20,7 @@ from django.db.models import BooleanField, Exists, OuterRef, Prefetch, Q, QueryS
 from listings.models import PUBLIC_STATUSES, Category, Favourite, Listing, ListingStatus, Photo
 from marketplace.errors import NotAllowed, NotFound, ValidationFailed
 from marketplace.ids import parse_uuid
+from marketplace.money import Money
 
 MODERATE_PERMISSION = "listings.moderate_listing"
 
@@ -85,6 +88,111 @@ def category_descendant_ids(*, category: Category) -> list[uuid.UUID]:
         found.append(current)
         stack.extend(children.get(current, []))
     return found
+
+
+# --- the read model of one listing ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PhotoInfo:
+    id: uuid.UUID
+    position: int
+    image: str  # storage names; the API turns them into URLs
+    thumbnail: str
+    medium: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class ListingDetail:
+    """One listing as a viewer sees it (the detail page and `GET /api/listings/{id}`).
+
+    Built either from a Listing model (`listing_detail_from_model`) or from the
+    single-statement read of `services.listing_view`; both give the same thing.
+    """
+
+    id: uuid.UUID
+    title: str
+    description: str
+    category: str
+    condition: str
+    price: Money
+    negotiable: bool
+    location: dict[str, Any]
+    shipping: dict[str, bool]
+    attributes: dict[str, Any]
+    status: str
+    seller_id: uuid.UUID
+    seller_username: str
+    seller_display_name: str
+    photos: list[PhotoInfo]
+    view_count: int
+    favorites_count: int
+    is_favorite: bool
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None
+    expires_at: datetime | None
+    # None when the viewer may not see the publish checks' verdict.
+    fraud_hold: dict[str, Any] | None = field(default=None)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def listing_detail_from_model(*, listing: Listing, user: Any) -> ListingDetail:
+    """The read model from a Listing fetched with `listing_queryset` (photos prefetched)."""
+    seller = listing.seller
+    show_hold = listing_can_see_fraud_hold(listing=listing, user=user)
+    return ListingDetail(
+        id=listing.id, title=listing.title, description=listing.description,
+        category=listing.category.slug, condition=listing.condition, price=listing.price,
+        negotiable=listing.negotiable, location=listing.location, shipping=listing.shipping,
+        attributes=listing.attributes, status=listing.status, seller_id=listing.seller_id,
+        seller_username=seller.username, seller_display_name=seller.public_name,
+        photos=[
+            PhotoInfo(p.id, p.position, p.image.name, p.thumbnail.name, p.medium.name,
+                      p.width, p.height)
+            for p in listing.photos.all()
+        ],
+        view_count=listing.view_count, favorites_count=listing.favorites_count,
+        is_favorite=bool(getattr(listing, "is_favorite", False)),
+        created_at=listing.created_at, updated_at=listing.updated_at,
+        published_at=listing.published_at, expires_at=listing.expires_at,
+        fraud_hold=(
+            {"score": listing.fraud_score, "reasons": listing.fraud_reasons} if show_hold else None
+        ),
+    )
+
+
+def listing_detail_from_row(row: tuple[Any, ...], *, user: Any) -> ListingDetail | None:
+    """The read model from a `services.listing_view` row, or None when `user`
+    may not see it. Column order: see `services._DETAIL_SQL`."""
+    (listing_id, seller_id, title, description, condition, price_minor, price_currency,
+     negotiable, lat, lon, city, ships, pickup, attributes, status, created_at, updated_at,
+     published_at, expires_at, view_count, favorites_count, fraud_score, fraud_reasons,
+     username, display_name, category_slug, is_favorite, photos) = row
+    is_seller = bool(user is not None and user.is_authenticated and user.pk == seller_id)
+    if status not in PUBLIC_STATUSES and not is_seller and not user_is_moderator(user):
+        return None
+    show_hold = is_seller or (
+        user is not None and user.is_authenticated and user_is_moderator(user)
+    )
+    return ListingDetail(
+        id=listing_id, title=title, description=description, category=category_slug,
+        condition=condition, price=Money(price_minor, price_currency), negotiable=negotiable,
+        location={"lat": lat, "lon": lon, "city": city},
+        shipping={"ships": ships, "pickup": pickup}, attributes=_json(attributes),
+        status=status, seller_id=seller_id, seller_username=username,
+        seller_display_name=display_name or username,
+        photos=[PhotoInfo(uuid.UUID(str(p[0])), *p[1:]) for p in _json(photos) or []],
+        view_count=view_count, favorites_count=favorites_count, is_favorite=bool(is_favorite),
+        created_at=created_at, updated_at=updated_at, published_at=published_at,
+        expires_at=expires_at,
+        fraud_hold={"score": fraud_score, "reasons": _json(fraud_reasons)} if show_hold else None,
+    )
 
 
 # --- access ---------------------------------------------------------------------------

@@ -338,6 +338,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ListingStatusEnum": "listings.models.ListingStatus",
+        "OrderStatusEnum": "trust.models.OrderStatus",
+    },
 }
 
 # --- security -------------------------------------------------------------------------
@@ -382,6 +386,12 @@ LISTING_MAX_PHOTOS = env.int("LISTING_MAX_PHOTOS", default=12)
 PHOTO_MAX_BYTES = env.int("PHOTO_MAX_BYTES", default=15 * 1024 * 1024)
 PHOTO_MAX_PIXELS = env.int("PHOTO_MAX_PIXELS", default=40_000_000)
 FRAUD_HOLD_THRESHOLD = env.float("FRAUD_HOLD_THRESHOLD", default=0.8)
+# --- fraud ---
+FRAUD_MODEL_PATH = env.str("FRAUD_MODEL_PATH", default=str(VAR_DIR / "models"))
+FRAUD_MESSAGE_WARN_THRESHOLD = env.float("FRAUD_MESSAGE_WARN_THRESHOLD", default=0.7)
+# Without a trained model file, a web process may train a small model in a
+# background thread on first use; off means rules only until `fraud_train` ran.
+FRAUD_TRAIN_IN_BACKGROUND = env.bool("FRAUD_TRAIN_IN_BACKGROUND", default=True)
 # --- escrow ---
 PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="trust.payments.SandboxGateway")
 PAYMENT_WEBHOOK_SECRET = env.str("PAYMENT_WEBHOOK_SECRET", default="sandbox-webhook-secret")

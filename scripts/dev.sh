@@ -112,6 +112,10 @@ cmd_run() {
   mkdir -p var
   log "migrating the database"
   "$PY" manage.py migrate --noinput
+  if ! ls var/models/fraud-*.joblib >/dev/null 2>&1; then
+    log "training the fraud model (first start only)"
+    "$PY" manage.py fraud_train --samples 3000
+  fi
   log "demo data (first start only)"
   "$PY" manage.py seed_demo --if-empty
   log "serving on http://${HOST:-127.0.0.1}:${PORT:-8000}"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -21,6 +23,7 @@ from elasticsearch.dsl import Q, Search
 from marketplace.errors import ServiceUnavailable
 from search import synonyms
 from search.client import get_client
+from search.documents import is_accessory, split_glued, suggest_inputs
 from search.indexing import alias_name
 from search.params import MAX_WINDOW, SearchParams, encode_cursor
 
@@ -30,11 +33,42 @@ T = TypeVar("T")
 TEXT_FIELDS = [
     "title^3",
     "title.en^2.5",
+    "title_split^3",
+    "title_split.en^2.5",
     "category_names^1.5",
+    "category_names.en^1.5",
     "attributes_text^1.2",
     "description",
-    "description.en",
 ]
+# Ranking weights (tuned on search/relevance; `manage.py search_relevance`):
+# - CONCEPT_WEIGHT: every query unit found (own words or a stand-in) in the
+#   best field scores that field's weight (title 3 ... description 1) times
+#   this; the main signal, language-neutral.
+# - ALTERNATIVE_WEIGHT: a unit found only through a synonym, translation or
+#   spelling correction counts this much of one found as typed.
+# - CATEGORY_WEIGHT: per unit that names the listing's category.
+# - LITERAL_WEIGHT: the BM25 tiers on the query as typed (exact, fuzzy,
+#   loose), which order listings within the same concept score and match
+#   partially when not every unit is found.
+# - FRESHNESS_STEPS, SELLER_STEP, ACCESSORY_FACTOR: score multipliers for
+#   older listings, sellers with a lower reputation, and accessories.
+CONCEPT_WEIGHT = 8.0
+ALTERNATIVE_WEIGHT = 0.8
+CATEGORY_WEIGHT = 16.0
+LITERAL_WEIGHT = 0.5
+FRESHNESS_STEPS = ((14, 0.92), (45, 0.88))  # older than N days: x factor (cumulative)
+SELLER_STEP = 0.92
+ACCESSORY_FACTOR = 0.35
+FUZZINESS = "AUTO"
+# The loose tier: up to 2 words all, more 70%; when that finds fewer than
+# RELAX_BELOW listings, the search runs again with 2-4 words all but one
+# ("macbook pro" then also finds MacBook Airs). Relaxing only then keeps
+# broad queries from matching every listing with "13" in it.
+LOOSE_MATCH = "2<70%"
+LOOSE_MATCH_RELAXED = "1<-1 4<70%"
+LOOSE_MATCH_CJK = "2<70%"
+RELAX_BELOW = 10
+CATEGORY_CACHE_SECONDS = 300.0
 PRICE_BUCKETS = [  # minor units: 0-100, 100-500, 500-1,000, 1,000-5,000, 5,000+
     (None, 10_000),
     (10_000, 50_000),
@@ -79,90 +113,220 @@ class SearchPage:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _text_query(q: str) -> Any:
-    exact = Q(
-        "multi_match", query=q, fields=TEXT_FIELDS, type="best_fields", operator="and", boost=3
-    )
-    fuzzy = Q(
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+_LATIN_WORDS = re.compile(r"[A-Za-z0-9]+")
+
+
+def _fields(text: str) -> list[str]:
+    """The fields to search `text` in. The `.en` (stemmed) fields see Chinese
+    as single characters, which would let "单反" match any 单 and 反 apart, so
+    Chinese-only text skips them, except a single character ("靴", "床"):
+    the bigram fields find it only where it stands alone on osmem, which
+    indexes no unigrams inside longer runs, while `.en` has every character."""
+    if _CJK.search(text) and not _LATIN.search(text) and len(text.strip()) > 1:
+        return [f for f in TEXT_FIELDS if ".en" not in f]
+    return TEXT_FIELDS
+
+
+def _match(text: str, *, boost: float = 1.0, fuzzy: bool = False) -> Any:
+    """Every word of `text` in one field (CJK: every bigram and character)."""
+    options: dict[str, Any] = {}
+    if fuzzy:
+        options = {"fuzziness": FUZZINESS, "prefix_length": 1}
+    return Q(
         "multi_match",
-        query=q,
-        fields=TEXT_FIELDS,
+        query=text,
+        fields=_fields(text),
         type="best_fields",
-        fuzziness="AUTO",
-        prefix_length=1,
         operator="and",
-        boost=1.5,
+        boost=boost,
+        **options,
     )
-    loose = Q(
-        "multi_match",
-        query=q,
-        fields=TEXT_FIELDS,
-        type="best_fields",
-        fuzziness="AUTO",
-        prefix_length=1,
-        minimum_should_match="2<70%",
-    )
-    should = [exact, fuzzy, loose]
-    extra_terms = synonyms.alternatives(q)
-    if extra_terms:
-        should.append(
+
+
+def _field_groups(text: str) -> list[tuple[list[str], float]]:
+    """The fields for `text` grouped by weight: [(["title", "title_split"], 3), ...]."""
+    groups: dict[float, list[str]] = {}
+    for spec in _fields(text):
+        name, _, weight = spec.partition("^")
+        groups.setdefault(float(weight or 1), []).append(name)
+    return [(names, weight) for weight, names in groups.items()]
+
+
+def _found(text: str, *, weight: float = 1.0, fuzzy: bool = False) -> Any:
+    """Where `text` occurs, not how often: the weight of the best field it is
+    found in (title 3 ... description 1) times `weight`. Terms in either
+    language, common or rare, count alike, so "bike" and "自行车" in a title
+    are worth the same."""
+    options: dict[str, Any] = {"operator": "and"}
+    if fuzzy:
+        options.update(fuzziness=FUZZINESS, prefix_length=1)
+    return Q(
+        "dis_max",
+        queries=[
             Q(
-                "multi_match",
-                query=" ".join(extra_terms),
-                fields=TEXT_FIELDS,
-                type="best_fields",
-                boost=0.8,
+                "constant_score",
+                filter=Q("multi_match", query=text, fields=names, **options),
+                boost=round(field_weight * weight, 3),
             )
+            for names, field_weight in _field_groups(text)
+        ],
+    )
+
+
+def _wants_fuzzy(units: list[synonyms.Unit]) -> bool:
+    """Spelling tolerance only when a word is neither a known term nor a
+    number: "coat" must not find "cot", nor "boots" "books"."""
+    return any(
+        unit.latin and not unit.known and any(c.isalpha() for c in unit.text) for unit in units
+    )
+
+
+def _concepts(units: list[synonyms.Unit], *, fuzzy: bool) -> Any | None:
+    """Every unit of the query found by its own words or a stand-in
+    (synonym, translation, corrected spelling); None when nothing expands."""
+    if not any(unit.alternatives for unit in units):
+        return None
+    must: list[Any] = []
+    should: list[Any] = []
+    for unit in units:
+        options = [_found(unit.text, fuzzy=fuzzy and unit.latin and not unit.known)]
+        options += [_found(alt, weight=ALTERNATIVE_WEIGHT) for alt in unit.alternatives]
+        clause = Q("dis_max", queries=options) if len(options) > 1 else options[0]
+        (should if unit.optional else must).append(clause)
+    if not must:
+        return None
+    return Q("bool", must=must, should=should, boost=CONCEPT_WEIGHT)
+
+
+_category_cache: tuple[float, list[tuple[str, set[str], str]]] | None = None
+_NAME_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _category_names() -> list[tuple[str, set[str], str]]:
+    """(slug, English name words, Chinese name) of every category, cached
+    for a few minutes (the tree changes by migration)."""
+    global _category_cache
+    now = time.monotonic()
+    if _category_cache is None or now - _category_cache[0] > CATEGORY_CACHE_SECONDS:
+        from listings.selectors import category_list
+
+        rows = [
+            (c.slug, _name_words(c.name), c.name_zh)
+            for c in category_list()
+        ]
+        _category_cache = (now, rows)
+    return _category_cache[1]
+
+
+def _name_words(text: str) -> set[str]:
+    """Lower-cased words, plural endings off ("Phones" -> phone, "toys" -> toy)."""
+    out = set()
+    for word in _NAME_WORD.findall(text.lower()):
+        if len(word) > 3 and word.endswith("ies"):
+            word = word[:-3] + "y"
+        elif len(word) > 3 and word.endswith(("sses", "shes", "ches", "xes")):
+            word = word[:-2]
+        elif len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+        out.add(word)
+    return out
+
+
+def _names_category(text: str, words: set[str], name_zh: str) -> bool:
+    if _CJK.search(text) and not _LATIN.search(text):
+        return bool(name_zh) and text in name_zh
+    wanted = _name_words(text)
+    return bool(wanted) and wanted <= words
+
+
+def _category_affinity(units: list[synonyms.Unit]) -> Any | None:
+    """A bonus for listings whose category (or a parent) is what a query
+    unit names ("自行车", "bike" -> Bikes 自行车), so a bike outranks an
+    exercise bike or a bike helmet that merely has the word in its title.
+    Names are matched here, in Python: one `terms` filter per unit is
+    cheaper for the engine than matching every stand-in against the names."""
+    categories = _category_names()
+    clauses = []
+    for unit in units:
+        if unit.optional:
+            continue
+        texts = [unit.text, *unit.alternatives]
+        slugs = sorted(
+            {
+                slug
+                for slug, words, name_zh in categories
+                if any(_names_category(t, words, name_zh) for t in texts)
+            }
         )
-    return Q("bool", should=should, minimum_should_match=1)
+        if slugs:
+            clauses.append(
+                Q("constant_score", filter=Q("terms", category_path=slugs), boost=CATEGORY_WEIGHT)
+            )
+    if not clauses:
+        return None
+    return Q("bool", should=clauses)
 
 
-def _asks_for_accessory(q: str) -> bool:
-    from search.documents import is_accessory
-
-    return is_accessory(q)
+def _text_query(q: str, *, relaxed: bool = False) -> Any:
+    q = split_glued(q)
+    units = synonyms.expand(q)
+    fuzzy = _wants_fuzzy(units)
+    should = [_match(q, boost=3 * LITERAL_WEIGHT)]
+    if fuzzy:
+        should.append(_match(q, boost=1.5 * LITERAL_WEIGHT, fuzzy=True))
+    should.append(
+        Q(
+            "multi_match",
+            query=q,
+            fields=_fields(q),
+            type="best_fields",
+            boost=LITERAL_WEIGHT,
+            # Chinese gives many overlapping tokens per word: 70% is loose enough.
+            minimum_should_match=(
+                LOOSE_MATCH_CJK
+                if _CJK.search(q)
+                else LOOSE_MATCH_RELAXED
+                if relaxed
+                else LOOSE_MATCH
+            ),
+            **({"fuzziness": FUZZINESS, "prefix_length": 1} if fuzzy else {}),
+        )
+    )
+    concepts = _concepts(units, fuzzy=fuzzy)
+    if concepts is not None:
+        should.append(concepts)
+    query = Q("bool", should=should, minimum_should_match=1)
+    affinity = _category_affinity(units) if CATEGORY_WEIGHT else None
+    if affinity is not None:
+        query = Q("bool", must=[query], should=[affinity])
+    return query
 
 
 def _ranked(query: Any, q: str) -> Any:
-    """Relevance times freshness (0.7-1.0) times seller reputation (0.8-1.0),
-    and accessories pushed below the item unless the query asks for one."""
-    fresh = Q(
-        "function_score",
-        query=query,
-        score_mode="sum",
-        boost_mode="multiply",
-        functions=[
-            {"weight": 0.7},
-            {
-                "gauss": {
-                    "published_at": {"origin": "now", "scale": "30d", "offset": "2d", "decay": 0.5}
-                },
-                "weight": 0.3,
-            },
-        ],
-    )
-    functions: list[dict[str, Any]] = [
-        {
-            "field_value_factor": {
-                "field": "seller_score",
-                "missing": 0.5,
-                "factor": 0.2,
-                "modifier": "none",
-            }
-        },
-        {"weight": 0.8},
-    ]
-    ranked = Q(
-        "function_score", query=fresh, functions=functions, score_mode="sum", boost_mode="multiply"
-    )
-    if q and not _asks_for_accessory(q):
-        ranked = Q(
-            "function_score",
-            query=ranked,
-            boost_mode="multiply",
-            functions=[{"filter": {"term": {"accessory": True}}, "weight": 0.35}],
-        )
+    """Relevance x freshness x seller reputation x accessory penalty, as
+    chained `boosting` queries (each multiplies the score of the documents
+    its `negative` matches). Not function_score: osmem evaluates functions
+    per matching document at ~100 us, seconds for a broad query on 100k
+    listings, while a boosting clause costs about what a filter does.
+
+    Freshness steps down past 14 and 45 days (x0.92, then x0.88: 0.81 in
+    all; equal scores are ordered newest first by the sort anyway); sellers
+    whose reputation is below 0.5 x0.92 (new sellers, with none yet, are
+    not demoted); accessories x0.35 unless the query asks for one.
+    """
+    ranked = query
+    for days, factor in FRESHNESS_STEPS:
+        ranked = _demote(ranked, Q("range", published_at={"lt": f"now-{days}d/h"}), factor)
+    ranked = _demote(ranked, Q("range", seller_score={"lt": 0.5}), SELLER_STEP)
+    if not is_accessory(q):
+        ranked = _demote(ranked, Q("term", accessory=True), ACCESSORY_FACTOR)
     return ranked
+
+
+def _demote(query: Any, negative: Any, factor: float) -> Any:
+    return Q("boosting", positive=query, negative=negative, negative_boost=factor)
 
 
 def _filters(params: SearchParams) -> list[Any]:
@@ -217,9 +381,16 @@ def _sort(params: SearchParams) -> list[Any]:
     return [{"published_at": "desc"}, tiebreak]
 
 
-def build_search(params: SearchParams, *, with_facets: bool = True) -> Search:
-    base = _text_query(params.q) if params.q else Q("match_all")
-    query = Q("bool", must=[_ranked(base, params.q)], filter=_filters(params))
+def build_search(
+    params: SearchParams, *, with_facets: bool = True, relaxed: bool = False
+) -> Search:
+    if params.q:
+        text = _text_query(params.q, relaxed=relaxed)
+        # Only a relevance sort needs the ranking; the others ignore scores.
+        ranked = _ranked(text, params.q) if params.sort == "relevance" else text
+        query = Q("bool", must=[ranked], filter=_filters(params))
+    else:
+        query = Q("bool", filter=_filters(params))
     s = _search().query(query).sort(*_sort(params)).extra(track_total_hits=True)
     s = s.source(
         [
@@ -314,15 +485,28 @@ def _result(hit: Any, params: SearchParams) -> dict[str, Any]:
     }
 
 
+def _total(response: Any) -> int:
+    total = response.hits.total
+    return total.value if hasattr(total, "value") else len(response.hits)
+
+
+def _relaxes(q: str) -> bool:
+    """Whether the relaxed loose tier differs for `q` (Latin, 2+ words)."""
+    return not _CJK.search(q) and len(_LATIN_WORDS.findall(q)) > 1
+
+
 def search_listings(
     *, params: SearchParams, category_names: dict[str, str] | None = None
 ) -> SearchPage:
     """One page of active listings matching `params`, with facets."""
-    s = build_search(params)
-    response = _guard(s.execute)
+    response = _guard(build_search(params).execute)
+    if params.q and _total(response) < RELAX_BELOW and _relaxes(params.q):
+        # Few results: let one word of a 2-4 word query go unmatched. Every
+        # page decides the same way, so pages and cursors stay consistent.
+        response = _guard(build_search(params, relaxed=True).execute)
     hits = list(response.hits)
     results = [_result(hit, params) for hit in hits]
-    total = response.hits.total.value if hasattr(response.hits.total, "value") else len(hits)
+    total = _total(response)
     facets: dict[str, list[dict[str, Any]]] = {"category": [], "condition": [], "price": []}
     aggs = getattr(response, "aggregations", None)
     if aggs is not None:
@@ -362,30 +546,41 @@ def search_listings(
 # --- suggestions --------------------------------------------------------------------------
 
 
+SUGGEST_POOL = 50  # matching listings the suggestions are drawn from
+
+
 def suggest(*, prefix: str, size: int = 8) -> list[dict[str, str]]:
+    """Completions of `prefix`: titles, or their tails from a later word
+    ("roa" -> "road bike"), that start with it; the most common among the
+    newest matching listings first, then the shortest.
+
+    A `prefix` query on the `suggest_keys` keyword field, not the completion
+    suggester: osmem answers the latter in 100+ ms at a few thousand
+    listings (it builds its automaton per request), this in a few ms.
+    """
     prefix = prefix.strip()[:60]
     if not prefix:
         return []
+    key = prefix.lower()
     body = {
-        "suggest": {
-            "titles": {
-                "prefix": prefix.lower(),
-                "completion": {"field": "suggest", "size": size * 2, "skip_duplicates": True},
-            }
-        },
-        "_source": False,
+        "query": {"prefix": {"suggest_keys": key}},
+        "sort": [{"published_at": "desc"}],
+        "size": SUGGEST_POOL,
+        "_source": ["title"],
+        "track_total_hits": False,
     }
     response = _guard(lambda: get_client().search(index=alias_name(), body=body))
-    seen: set[str] = set()
-    out: list[dict[str, str]] = []
-    for option in response.get("suggest", {}).get("titles", [{}])[0].get("options", []):
-        text = option.get("text", "").strip()
-        if text and text.lower() not in seen:
-            seen.add(text.lower())
-            out.append({"text": text})
-        if len(out) >= size:
-            break
-    return out
+    counts: dict[str, int] = {}
+    texts: dict[str, str] = {}
+    for hit in response.get("hits", {}).get("hits", []):
+        title = (hit.get("_source") or {}).get("title") or ""
+        for text in suggest_inputs(title):
+            lowered = text.lower()
+            if lowered.startswith(key):
+                counts[lowered] = counts.get(lowered, 0) + 1
+                texts.setdefault(lowered, text)
+    ranked = sorted(counts, key=lambda k: (-counts[k], len(k), k))
+    return [{"text": texts[k]} for k in ranked[:size]]
 
 
 # --- similar items ---------------------------------------------------------------------------

@@ -214,10 +214,15 @@ class CeleryOver:
         self._reset_pool()
 
     def _reset_pool(self) -> None:
+        from kombu import pools
+
         if self.app._pool is not None:
             self.app._pool.force_close_all()
             self.app._pool = None
         self.app.__dict__.pop("amqp", None)  # producer pool caches the connection
+        # kombu keeps producer pools per broker URL globally; even eager
+        # apply_async acquires one, so a closed one must not be left behind.
+        pools.reset()
 
     def start_worker(self) -> None:
         from celery.contrib.testing.worker import start_worker
@@ -329,3 +334,17 @@ def daphne_server(django_db_setup) -> Iterator[ServerProcess]:
         server.proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         server.proc.kill()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every transactional test restores the migrated data (the category tree,
+    content types) after its flush. Mixing flushes that re-run post_migrate
+    with serialized restores makes the restore collide, so all use one way."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is None or not marker.kwargs.get("transaction"):
+            continue
+        if marker.kwargs.get("serialized_rollback"):
+            continue
+        kwargs = {**marker.kwargs, "serialized_rollback": True}
+        item.add_marker(pytest.mark.django_db(*marker.args, **kwargs), append=False)

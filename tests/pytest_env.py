@@ -17,3 +17,8 @@ os.environ.setdefault("CHANNELS_PREFIX", f"asgitest{os.getpid()}")
 os.environ.setdefault("MEDIA_ROOT", f"/tmp/marketplace-test-media-{os.getpid()}")
 # The unit tests never talk to a search server unless they start one.
 os.environ.setdefault("ELASTICSEARCH_URL", "http://127.0.0.1:9")
+# Server processes started by tests (Daphne, gunicorn) must not spend their
+# CPU training a fraud model in the background; the test process trains one
+# in memory on first use.
+os.environ.setdefault("FRAUD_TRAIN_IN_BACKGROUND", "0")
+os.environ.setdefault("FRAUD_MODEL_PATH", f"/tmp/marketplace-test-models-{os.getpid()}")

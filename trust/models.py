@@ -259,3 +259,6 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}:{self.event_id}"
+
+
+from trust.reputation_models import *  # noqa: F401,F403,E402

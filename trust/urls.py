@@ -39,3 +39,13 @@ urlpatterns = [
     path("payments/webhook", api.PaymentWebhookView.as_view(), name="payments-webhook"),
     path("shipping/webhook", api.CarrierWebhookView.as_view(), name="shipping-webhook"),
 ]
+
+# Reviews and reputation (issue 7).
+from trust import reviews_api  # noqa: E402
+
+urlpatterns += [
+    path(
+        "orders/<str:order_id>/review", reviews_api.OrderReviewView.as_view(), name="order-review"
+    ),
+    path("users/<str:user_id>/reviews", reviews_api.UserReviewsView.as_view(), name="user-reviews"),
+]

@@ -50,7 +50,7 @@ async def open_socket(server, conversation_id, token):
     )
 
 
-async def next_of(ws, kind, timeout=5.0):
+async def next_of(ws, kind, timeout=15.0):
     while True:
         frame = json.loads(await asyncio.wait_for(ws.recv(), timeout))
         if frame["type"] == kind:
@@ -69,10 +69,8 @@ async def test_messages_cross_between_two_daphne_processes(daphne_server, second
         assert received["message"]["body"] == "你好, still available?"
 
         await seller.send(json.dumps({"type": "message", "client_id": "y1", "body": "Yes!"}))
-        assert (await next_of(buyer, "message"))["message"]["body"] in (
-            "你好, still available?",
-            "Yes!",
-        )
+        while (await next_of(buyer, "message"))["message"]["body"] != "Yes!":
+            pass  # the buyer's own echo of its first message comes first
         stored = await database_sync_to_async(
             lambda: list(
                 Message.objects.filter(conversation=conversation)
