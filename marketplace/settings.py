@@ -269,6 +269,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "trust.tasks.run_order_timers",
         "schedule": 60.0,
     },
+    "trust-reveal-reviews": {
+        "task": "trust.tasks.reveal_reviews",
+        "schedule": 300.0,
+    },
     "chat-expire-offers": {
         "task": "chat.tasks.expire_offers",
         "schedule": 60.0,
@@ -392,6 +396,12 @@ FRAUD_MESSAGE_WARN_THRESHOLD = env.float("FRAUD_MESSAGE_WARN_THRESHOLD", default
 # Without a trained model file, a web process may train a small model in a
 # background thread on first use; off means rules only until `fraud_train` ran.
 FRAUD_TRAIN_IN_BACKGROUND = env.bool("FRAUD_TRAIN_IN_BACKGROUND", default=True)
+# --- reputation ---
+REVIEW_WINDOW_DAYS = env.int("REVIEW_WINDOW_DAYS", default=14)
+REPUTATION_PRIOR_MEAN = env.float("REPUTATION_PRIOR_MEAN", default=4.0)
+REPUTATION_PRIOR_WEIGHT = env.float("REPUTATION_PRIOR_WEIGHT", default=10.0)
+REPUTATION_HALF_LIFE_DAYS = env.float("REPUTATION_HALF_LIFE_DAYS", default=365.0)
+REPUTATION_VALUE_REFERENCE_MINOR = env.int("REPUTATION_VALUE_REFERENCE_MINOR", default=10_000)
 # --- escrow ---
 PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="trust.payments.SandboxGateway")
 PAYMENT_WEBHOOK_SECRET = env.str("PAYMENT_WEBHOOK_SECRET", default="sandbox-webhook-secret")

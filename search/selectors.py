@@ -212,10 +212,7 @@ def _category_names() -> list[tuple[str, set[str], str]]:
     if _category_cache is None or now - _category_cache[0] > CATEGORY_CACHE_SECONDS:
         from listings.selectors import category_list
 
-        rows = [
-            (c.slug, _name_words(c.name), c.name_zh)
-            for c in category_list()
-        ]
+        rows = [(c.slug, _name_words(c.name), c.name_zh) for c in category_list()]
         _category_cache = (now, rows)
     return _category_cache[1]
 
@@ -273,6 +270,8 @@ def _text_query(q: str, *, relaxed: bool = False) -> Any:
     q = split_glued(q)
     units = synonyms.expand(q)
     fuzzy = _wants_fuzzy(units)
+    # Chinese gives many overlapping tokens per word: 70% is loose enough.
+    loose = LOOSE_MATCH_CJK if _CJK.search(q) else LOOSE_MATCH_RELAXED if relaxed else LOOSE_MATCH
     should = [_match(q, boost=3 * LITERAL_WEIGHT)]
     if fuzzy:
         should.append(_match(q, boost=1.5 * LITERAL_WEIGHT, fuzzy=True))
@@ -283,14 +282,7 @@ def _text_query(q: str, *, relaxed: bool = False) -> Any:
             fields=_fields(q),
             type="best_fields",
             boost=LITERAL_WEIGHT,
-            # Chinese gives many overlapping tokens per word: 70% is loose enough.
-            minimum_should_match=(
-                LOOSE_MATCH_CJK
-                if _CJK.search(q)
-                else LOOSE_MATCH_RELAXED
-                if relaxed
-                else LOOSE_MATCH
-            ),
+            minimum_should_match=loose,
             **({"fuzziness": FUZZINESS, "prefix_length": 1} if fuzzy else {}),
         )
     )

@@ -209,8 +209,9 @@ def _cpu_by_pid(pids: list[int]) -> dict[int, float]:
 
 
 def _delta(after: dict[int, float], before: dict[int, float]) -> float:
-    """CPU used between two readings; a process born in between counts in full."""
-    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+    """CPU used between two readings; a process born in between counts in full, one
+    that ended in between (its reading is gone) not at all."""
+    return sum(max(0.0, cpu - before.get(pid, 0.0)) for pid, cpu in after.items() if cpu)
 
 
 def bench_backend_pids() -> list[int]:
@@ -937,8 +938,8 @@ async def load_phase(port: int, pid: int, chats: list[Chat], rates: list[float],
           f"sockets closed by the server during the run (close code: count): "
           f"{dict(tracker.closed) or 'none'}")
     DAPHNE_LOG.report("during the load phase")
-    print(f"  daphne VmRSS after the load phase: {rss_kib(pid) / 1024:,.1f} MiB (the fraud model and "
-          f"scikit-learn load on the first message)")
+    print(f"  daphne VmRSS after the load phase: {rss_kib(pid) / 1024:,.1f} MiB (the fraud "
+          f"model and scikit-learn load on the first message)")
     await close_many([ws for pair in pairs for ws in pair])
     for task in readers:
         task.cancel()
@@ -977,7 +978,7 @@ PROFILE_MARKERS = [
     ("_check_can_send", "chat/services.py", "  _check_can_send (Block EXISTS query)"),
     ("_existing_by_client_id", "chat/services.py", "  _existing_by_client_id (query)"),
     ("_append", "chat/services.py", "  _append (SELECT FOR UPDATE, INSERT, UPDATE)"),
-    ("run_checks", "chat/safety.py", "  safety.run_checks (regexes)"),
+    ("run_checks", "chat/safety.py", "  safety.run_checks (message checks: fraud model)"),
     ("publish", "marketplace/outbox/services.py", "  outbox publish (INSERT)"),
     ("Atomic.__exit__", "django/db/transaction.py", "  atomic exit (COMMIT + on_commit)"),
     ("send", "chat/services.py", "    on_commit: group_send via async_to_sync"),
@@ -1105,7 +1106,7 @@ def instrument(timers: Timers, variant: str, deferred: list) -> list:
     _timed(DatabaseWrapper, "_commit", "COMMIT (WAL flush)", timers, saved)
     _timed(DatabaseWrapper, "is_usable", "health-check SELECT 1 (CONN_HEALTH_CHECKS)",
            timers, saved)
-    _timed(safety, "run_checks", "safety.run_checks", timers, saved)
+    _timed(safety, "run_checks", "safety.run_checks (fraud model)", timers, saved)
     _timed(deliver_event, "apply_async", "Celery apply_async (Redis LPUSH)", timers, saved)
     original_on_commit = transaction.on_commit
 
@@ -1124,19 +1125,23 @@ def instrument(timers: Timers, variant: str, deferred: list) -> list:
         return original_on_commit(timed, *args, **kwargs)
 
     _patch(transaction, "on_commit", on_commit, saved)
-    if variant == "no_outbox":
-        _patch(chat_services, "publish", lambda **kw: None, saved)
-    elif variant == "no_enqueue":
+    flags = VARIANT_FLAGS.get(variant, {variant})
+    if "no_health_check" in flags:  # as with CONN_HEALTH_CHECKS = False
+        _patch(DatabaseWrapper, "is_usable", lambda self: True, saved)
+    if "no_prefetch" in flags:  # rely on the unique constraint (IntegrityError path)
+        _patch(chat_services, "_existing_by_client_id", lambda *a: None, saved)
+    if "no_checks" in flags:  # message checks run after commit, off the database thread
+        _patch(safety, "run_checks", lambda text, context: [], saved)
+    if "no_enqueue" in flags:  # the outbox row is written; the dispatcher hands it over
         _patch(outbox_services, "enqueue", lambda **kw: True, saved)
-    elif variant in ("async_broadcast", "lean"):
+    if "no_outbox" in flags:
+        _patch(chat_services, "publish", lambda **kw: None, saved)
+    if "async_broadcast" in flags:
         # The broadcast awaited by the caller on the event loop, after the sync call.
         def broadcast(conversation_id: Any, event: dict[str, Any]) -> None:
             deferred.append((chat_services.group_name(conversation_id), event))
 
         _patch(chat_services, "_broadcast_on_commit", broadcast, saved)
-        if variant == "lean":
-            _patch(outbox_services, "enqueue", lambda **kw: True, saved)
-            _patch(chat_services, "_existing_by_client_id", lambda *a: None, saved)
     return saved
 
 
@@ -1147,11 +1152,17 @@ def restore(saved: list) -> None:
 
 VARIANTS = [
     ("baseline", "as in the app"),
+    ("no_health_check", "no SELECT 1 per database_sync_to_async call (CONN_HEALTH_CHECKS off)"),
+    ("no_prefetch", "no client_id SELECT before the insert (unique constraint catches retries)"),
+    ("no_checks", "message checks (the fraud model) not inside the transaction"),
     ("no_enqueue", "no Celery enqueue in on_commit (outbox row still written)"),
-    ("no_outbox", "no outbox publish at all"),
-    ("async_broadcast", "group_send awaited on the event loop after the sync call"),
-    ("lean", "async broadcast + no per-message enqueue + no client_id pre-check"),
+    ("no_outbox", "no outbox event at all"),
+    ("async_broadcast", "group_send awaited on the event loop, not via async_to_sync"),
+    ("lean", "all of the above except no_outbox"),
 ]
+VARIANT_FLAGS = {
+    "lean": {"no_health_check", "no_prefetch", "no_checks", "no_enqueue", "async_broadcast"},
+}
 
 
 def round_trips(count: int = 300) -> tuple[dict[str, float], dict[str, float]]:
@@ -1230,67 +1241,79 @@ async def breakdown(chats: list[Chat], per_variant: int) -> None:
     pg_rtt, redis_rtt = await asyncio.to_thread(round_trips)
     print(f"round trips from this process: PostgreSQL SELECT 1 {fmt_ms(pg_rtt)}; "
           f"Redis PING {fmt_ms(redis_rtt)}")
-    rows = []
+    # Variants interleaved in rounds, so that other load on the machine hits them alike.
     conversation, sender = parties[0]
+    per_round = 5
+    rounds = max(2, per_variant // per_round)
+    timers = {variant: Timers() for variant, _ in VARIANTS}
+    walls: dict[str, list[float]] = collections.defaultdict(list)
+    cpus: dict[str, list[float]] = collections.defaultdict(list)
+    one_message_sql: list[str] = []
+    for round_no in range(rounds + 1):  # round 0 warms up
+        for variant, _label in VARIANTS:
+            deferred: list = []
+            timer = timers[variant] if round_no else Timers()
+            if round_no == 1 and variant == "baseline":
+                timer.sql = []
+            saved = instrument(timer, variant, deferred)
+            try:
+                for _ in range(per_round):
+                    started, cpu = time.perf_counter(), time.process_time()
+                    await send_one(conversation, sender, deferred)
+                    if round_no:
+                        walls[variant].append(time.perf_counter() - started)
+                        cpus[variant].append(time.process_time() - cpu)
+                    if timer.sql is not None and not one_message_sql:
+                        one_message_sql, timer.sql = list(timer.sql), None
+            finally:
+                restore(saved)
+    count = len(walls["baseline"])
+    print(f"statements on the database thread for one message ({len(one_message_sql)} "
+          f"+ COMMIT; psycopg sends BEGIN before the first one in a transaction):")
+    for sql in one_message_sql:
+        print(f"    {sql}")
+    base_wall = statistics.fmean(walls["baseline"])
+    print(f"per message as in the app ({count} messages), mean wall {base_wall * 1e3:.2f} ms, "
+          f"CPU {statistics.fmean(cpus['baseline']) * 1e3:.2f} ms:")
+    for name, seconds in timers["baseline"].seconds.most_common():
+        calls = timers["baseline"].calls[name] / count
+        print(f"  {1e3 * seconds / count:6.3f} ms  {calls:4.1f} calls  {name}")
+    print(f"what-if variants, interleaved ({count} messages each; patched in this process only): "
+          f"mean wall and CPU per message, and the ceiling 1/wall of one database thread:")
     for variant, label in VARIANTS:
-        timers = Timers()
-        deferred: list = []
-        saved = instrument(timers, variant, deferred)
-        walls = []
-        try:
-            for k in range(per_variant + 20):  # 20 warm-up messages
-                if k == 20:
-                    timers.seconds.clear()
-                    timers.calls.clear()
-                    timers.sql = [] if variant == "baseline" else None
-                started = time.perf_counter()
-                await send_one(conversation, sender, deferred)
-                walls.append(time.perf_counter() - started)
-                if variant == "baseline" and k == 20:
-                    one_message_sql = list(timers.sql or [])
-                    timers.sql = None
-        finally:
-            restore(saved)
-        walls = walls[20:]
-        mean = statistics.fmean(walls)
-        rows.append((variant, label, mean, percentiles(walls)))
-        if variant == "baseline":
-            print(f"statements on the database thread for one message ({len(one_message_sql)} "
-                  f"+ COMMIT; psycopg sends BEGIN before the first one in a transaction):")
-            for sql in one_message_sql:
-                print(f"    {sql}")
-            print(f"per message ({per_variant} messages), mean wall {mean * 1e3:.2f} ms:")
-            for name, seconds in timers.seconds.most_common():
-                calls = timers.calls[name] / per_variant
-                print(f"  {1e3 * seconds / per_variant:6.3f} ms  {calls:4.1f} calls  {name}")
-    print("what-if variants (patched in this process only): mean and p95 per message, and the "
-          "ceiling 1/mean for one database thread:")
-    base = rows[0][2]
-    for variant, label, mean, pct in rows:
-        print(f"  {variant:16s} {mean * 1e3:6.2f} ms  p95 {pct['p95']:6.2f} ms  "
-              f"<= {1 / mean:6,.0f} msg/s  ({(base - mean) / base * 100:+.0f}% time)  {label}")
+        wall = statistics.fmean(walls[variant])
+        print(f"  {variant:16s} wall {wall * 1e3:6.2f} ms  p95 "
+              f"{percentiles(walls[variant])['p95']:6.2f} ms  CPU "
+              f"{statistics.fmean(cpus[variant]) * 1e3:6.2f} ms  <= {1 / wall:5,.0f} msg/s  "
+              f"({(base_wall - wall) / base_wall * 100:+3.0f}%)  {label}")
 
-    each = max(10, per_variant // len(parties))
-    print(f"concurrent senders: {len(parties)} conversations x {each} messages, all at once:")
-    for label, thread_sensitive, variant in (
+    each = max(10, per_variant // len(parties) // 2)
+    configs = [
         ("one shared DB thread (as the consumer)", True, "baseline"),
         ("thread pool (thread_sensitive=False)", False, "baseline"),
+        ("one shared DB thread + lean", True, "lean"),
         ("thread pool + lean", False, "lean"),
-    ):
-        deferred = []
-        saved = instrument(Timers(), variant, deferred)
+    ]
+    rates: dict[str, list[float]] = collections.defaultdict(list)
+    for _repeat in range(2):
+        for label, thread_sensitive, variant in configs:
+            deferred = []
+            saved = instrument(Timers(), variant, deferred)
 
-        async def sender_loop(conversation: Any, sender: Any) -> None:
-            for _ in range(each):
-                await send_one(conversation, sender, deferred, thread_sensitive)  # noqa: B023
+            async def sender_loop(conversation: Any, sender: Any) -> None:
+                for _ in range(each):
+                    await send_one(conversation, sender, deferred, thread_sensitive)  # noqa: B023
 
-        try:
-            started = time.perf_counter()
-            await asyncio.gather(*(sender_loop(c, u) for c, u in parties))
-            elapsed = time.perf_counter() - started
-        finally:
-            restore(saved)
-        print(f"  {label:40s} {len(parties) * each / elapsed:6,.0f} msg/s")
+            try:
+                started = time.perf_counter()
+                await asyncio.gather(*(sender_loop(c, u) for c, u in parties))
+                rates[label].append(len(parties) * each / (time.perf_counter() - started))
+            finally:
+                restore(saved)
+    print(f"concurrent senders: {len(parties)} conversations x {each} messages at once, "
+          f"each configuration twice, interleaved (mean):")
+    for label, _ts, _variant in configs:
+        print(f"  {label:40s} {statistics.fmean(rates[label]):6,.0f} msg/s")
     await asyncio.sleep(0.5)
     drainer.cancel()
     await asyncio.gather(drainer, return_exceptions=True)

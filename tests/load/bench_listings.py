@@ -420,7 +420,7 @@ def measure_gunicorn(paths: list[str], duration: float, connections: int, worker
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=100_000, help="listings to create")
-    parser.add_argument("--services-sample", type=int, default=2000,
+    parser.add_argument("--services-sample", type=int, default=1000,
                         help="how many of them go through the services (the rest in bulk)")
     parser.add_argument("--sellers", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=2000,

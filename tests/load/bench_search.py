@@ -617,6 +617,18 @@ def memory(pid: int) -> str:
     return f"RSS {fields.get('VmRSS', 0):,.0f} MB (peak {fields.get('VmHWM', 0):,.0f} MB)"
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time the process has used so far (all its threads), from /proc."""
+    total = 0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/schedstat", encoding="ascii") as fh:
+                total += int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return total / 1e9
+
+
 def percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
 
@@ -675,18 +687,39 @@ def index_documents(docs: list[dict[str, Any]], *, chunk_size: int, threads: int
     return seconds
 
 
-def measure(client: Any, paths: list[str], totals: list[int] | None = None) -> list[float]:
-    """Seconds per GET; `totals` collects each answer's `total` when given."""
+CPU: dict[str, list[float]] = defaultdict(list)  # per request: osmem and Django CPU seconds
+
+
+def measure(
+    client: Any, paths: list[str], totals: list[int] | None = None, pid: int = 0
+) -> list[float]:
+    """Seconds per GET; `totals` collects each answer's `total` when given,
+    and with `pid` the osmem and Django CPU time of each request go to CPU."""
     samples = []
     for path in paths:
+        server0, own0 = cpu_seconds(pid) if pid else 0.0, time.process_time()
         t0 = time.perf_counter()
         response = client.get(path)
         samples.append(time.perf_counter() - t0)
+        if pid:
+            CPU["osmem"].append(cpu_seconds(pid) - server0)
+            CPU["django"].append(time.process_time() - own0)
         if response.status_code != 200:
             raise RuntimeError(f"{path}: {response.status_code} {response.content[:300]!r}")
         if totals is not None:
             totals.append(response.json()["total"])
     return samples
+
+
+def cpu_line() -> str:
+    """CPU per request: what the work costs, apart from waiting for a core."""
+    parts = []
+    for name in ("osmem", "django"):
+        values = CPU.get(name)
+        if values:
+            stats = percentiles(values)
+            parts.append(f"{name} p50 {stats['p50']:.1f} ms, p95 {stats['p95']:.1f} ms")
+    return "  CPU per request: " + "; ".join(parts)
 
 
 def main() -> None:
@@ -741,12 +774,18 @@ def run(args: argparse.Namespace, server: Any) -> None:
     # 2. bulk indexing
     mode = f"parallel_bulk x{args.threads}" if args.threads > 1 else "streaming_bulk"
     print(f"indexing ({mode}, chunk_size {args.chunk_size}, refresh off):")
+    cpu0 = cpu_seconds(server.pid)
     seconds = index_documents(docs, chunk_size=args.chunk_size, threads=args.threads)
+    osmem_cpu = cpu_seconds(server.pid) - cpu0
     rate = len(docs) / seconds
     verdict = "OK" if rate >= 2000 else "BELOW TARGET"
     print(
         f"  {len(docs):,} docs in {seconds:.1f} s: {rate:,.0f} docs/s (target >= 2,000: {verdict})"
     )
+    if osmem_cpu:
+        print(
+            f"  osmem used {osmem_cpu:.1f} CPU-s: {len(docs) / osmem_cpu:,.0f} docs per CPU-second"
+        )
     print(f"  osmem memory after indexing: {memory(server.pid)}")
     del docs
 
@@ -760,8 +799,9 @@ def run(args: argparse.Namespace, server: Any) -> None:
     totals: list[int] = []
     measure(client, paths[:20])  # warm-up
     samples: list[float] = []
+    CPU.clear()
     for _ in range(args.rounds):
-        samples += measure(client, paths, totals)
+        samples += measure(client, paths, totals, pid=server.pid)
     stats = percentiles(samples)
     verdict = "OK" if stats["p95"] < 100 else "ABOVE TARGET"
     print(
@@ -769,6 +809,7 @@ def run(args: argparse.Namespace, server: Any) -> None:
         f"(median {statistics.median(totals):,.0f} hits, facets on):"
     )
     print(f"  {fmt(stats)}   (target p95 < 100 ms: {verdict})")
+    print(cpu_line())
     by_kind: dict[str, list[float]] = defaultdict(list)
     for i, sample in enumerate(samples):
         by_kind[kinds[i % len(kinds)]].append(sample)
@@ -787,12 +828,14 @@ def run(args: argparse.Namespace, server: Any) -> None:
     ]
     measure(client, suggest_paths[:20])
     suggest_samples: list[float] = []
+    CPU.clear()
     for _ in range(args.rounds):
-        suggest_samples += measure(client, suggest_paths)
+        suggest_samples += measure(client, suggest_paths, pid=server.pid)
     stats = percentiles(suggest_samples)
     verdict = "OK" if stats["p95"] < 20 else "ABOVE TARGET"
     print(f"GET /api/search/suggest, {len(suggest_paths)} prefixes x {args.rounds}:")
     print(f"  {fmt(stats)}   (target p95 < 20 ms: {verdict})")
+    print(cpu_line())
     print(f"osmem memory at the end: {memory(server.pid)}")
     print(f"load average (1, 5, 15 min): {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
