@@ -9,8 +9,9 @@ Analysis, chosen to work the same on Elasticsearch, OpenSearch and osmem:
   dictionary, and the unigrams let one-character queries (书, 包) match
   (on Elasticsearch; osmem keeps a unigram only where the character stands
   alone, so the query side also looks for single characters in the `.en`
-  fields, whose standard tokenizer keeps every Chinese character). Latin text passes through as lower-cased words, so English works in the
-  same field. We chose bigrams over smartcn/ik because those are plugins that
+  fields, whose standard tokenizer keeps every Chinese character). Latin
+  text passes through as lower-cased words, so English works in the same
+  field. We chose bigrams over smartcn/ik because those are plugins that
   many clusters (and osmem) do not have, and bigrams are what Elasticsearch's
   own `cjk` analyzer does.
 - `text_en` on an `.en` sub-field of the title and category names: the

@@ -80,7 +80,17 @@ PRICE_BUCKETS = [  # minor units: 0-100, 100-500, 500-1,000, 1,000-5,000, 5,000+
 
 def _guard(call: Callable[[], T]) -> T:
     try:
-        return call()
+        try:
+            return call()
+        except NotFoundError as exc:
+            if "index_not_found" not in str(exc):
+                raise
+            # A fresh cluster before its first reindex: create the (empty)
+            # index behind the alias and answer "nothing found", not a 500.
+            from search.indexing import ensure_index
+
+            ensure_index()
+            return call()
     except (TransportConnectionError, ConnectionTimeout, TransportError) as exc:
         logger.warning("search server unreachable: %s", exc)
         raise ServiceUnavailable(

@@ -339,18 +339,23 @@ async def _drive(port: int, paths: list[str], duration: float, connections: int,
     return samples, counts, time.perf_counter() - warm_until
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU of processes (from /proc; 0 where unavailable)."""
-    total = 0.0
+def _cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds per process (from /proc; missing ones left out)."""
+    found = {}
     tick = os.sysconf("SC_CLK_TCK")
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as handle:
                 fields = handle.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
+            found[pid] = (int(fields[11]) + int(fields[12])) / tick
         except (OSError, IndexError, ValueError):
             pass
-    return total
+    return found
+
+
+def _cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two snapshots by processes alive at the end (new ones in full)."""
+    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
 
 
 def _pids(pattern: str) -> list[int]:
@@ -377,18 +382,25 @@ def _busy_cpu() -> tuple[float, float]:
 
 def measure_gunicorn(paths: list[str], duration: float, connections: int, workers: int,
                      worker_class: str, label: str) -> None:
+    from django.db import connection
+
+    db_name = connection.settings_dict["NAME"]  # its backends show it in their titles
     port = free_port()
     proc = start_gunicorn(port, workers, worker_class)
     try:
+        # Warm-up, not measured: without --preload each worker imports Django and
+        # the app after the port opens, and its first requests fill caches and
+        # prepare statements; counting that would bill start-up to requests.
+        asyncio.run(_drive(port, paths, 3.0, connections, 3.0))
         server_pids = [proc.pid, *_pids(f"127.0.0.1:{port}")]
-        db_pids = _pids("postgres")
+        db_pids = _pids(f"postgres {db_name} ")
         before = (_cpu_seconds(server_pids), _cpu_seconds(db_pids), time.process_time(),
                   _busy_cpu())
-        samples, counts, elapsed = asyncio.run(_drive(port, paths, duration, connections, 1.0))
+        samples, counts, elapsed = asyncio.run(_drive(port, paths, duration, connections, 0.0))
         server_pids = [proc.pid, *_pids(f"127.0.0.1:{port}")]
-        db_pids = _pids("postgres")
-        server_cpu = _cpu_seconds(server_pids) - before[0]
-        db_cpu = _cpu_seconds(db_pids) - before[1]
+        db_pids = _pids(f"postgres {db_name} ")
+        server_cpu = _cpu_used(before[0], _cpu_seconds(server_pids))
+        db_cpu = _cpu_used(before[1], _cpu_seconds(db_pids))
         client_cpu = time.process_time() - before[2]
         busy, total = (a - b for a, b in zip(_busy_cpu(), before[3], strict=True))
     finally:

@@ -244,3 +244,11 @@ def test_only_active_listings_are_found(api_client, index):
     index_all()
 
     assert ids(search(api_client, q="guitar")) == [str(active.id)]
+
+
+def test_search_before_the_first_reindex_is_empty_not_an_error(api_client, search_url):
+    response = api_client.get("/api/search", {"q": "bike"})
+
+    assert response.status_code == 200
+    assert response.json()["total"] == 0
+    assert api_client.get("/api/search/suggest", {"q": "bi"}).json() == []
