@@ -56,10 +56,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await database_sync_to_async(presence.connected)(user.pk)
 
     async def disconnect(self, code: int) -> None:
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        group, self.group = self.group, None
+        if group is None:
+            return
+        try:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        except Exception:  # noqa: BLE001, S110 - the group entry expires on its own
+            pass
+        finally:
             await database_sync_to_async(presence.disconnected)(self.user.pk)
-            self.group = None
 
     # --- client frames ----------------------------------------------------------------
 

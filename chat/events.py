@@ -17,6 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 MESSAGE_SENT = "chat.message_sent"
+# {conversation_id, message_id, sender_id, recipient_id, reasons, score}: a
+# message check flagged a stored message (moderation listens).
+MESSAGE_FLAGGED = "chat.message_flagged"
 OFFER_MADE = "chat.offer_made"
 OFFER_COUNTERED = "chat.offer_countered"
 OFFER_ACCEPTED = "chat.offer_accepted"

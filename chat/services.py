@@ -204,17 +204,56 @@ def message_send(
                 body=body,
                 client_id=client_id,
             )
-            flagged = safety.run_checks(
-                body, {"sender_id": str(sender.pk), "conversation_id": str(conversation.pk)}
-            )
-            _after_message(conversation, message, flagged)
+            _after_message(conversation, message, [])
     except IntegrityError:
         # The same client_id raced in from another connection: return the winner.
         existing = _existing_by_client_id(conversation, sender, client_id)
         if existing is None:
             raise
         return existing, False
+    # Checked after commit: the message is delivered without waiting for the
+    # fraud model, and no row lock is held while it scores.
+    flagged = safety.run_checks(
+        body, {"sender_id": str(sender.pk), "conversation_id": str(conversation.pk)}
+    )
+    if flagged:
+        with transaction.atomic():
+            _record_flags(conversation, message, flagged)
     return message, True
+
+
+def _record_flags(
+    conversation: Conversation, message: Message, flagged: list[tuple[str, safety.Verdict]]
+) -> None:
+    reasons: list[str] = []
+    for name, verdict in flagged:
+        SafetySignal.objects.create(
+            message=message, check_name=name, score=verdict.score, reasons=verdict.reasons
+        )
+        reasons.extend(r for r in verdict.reasons if r not in reasons)
+    if reasons and message.sender_id is not None:
+        recipient = conversation.other_party(message.sender_id)
+        _broadcast_on_commit(
+            conversation.pk,
+            {
+                "type": "chat.warning",
+                "for_user": str(recipient),
+                "message_id": str(message.id),
+                "reasons": reasons,
+                "detail": " ".join(safety.WARNING_TEXT.get(r, "") for r in reasons).strip(),
+            },
+        )
+        publish(
+            topic=events.MESSAGE_FLAGGED,
+            payload={
+                "conversation_id": str(conversation.pk),
+                "message_id": str(message.id),
+                "sender_id": str(message.sender_id),
+                "recipient_id": str(recipient),
+                "reasons": reasons,
+                "score": max((v.score or 0.0) for _, v in flagged),
+            },
+        )
 
 
 def _after_message(

@@ -219,7 +219,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "max_connections": 1000}],
+                # socket_timeout above channels-redis' 5 s blocking read: redis-py's
+                # 5 s default made idle reads time out and close sockets (1011).
+                "hosts": [{"address": REDIS_URL, "max_connections": 1000, "socket_timeout": 10}],
                 "prefix": env.str("CHANNELS_PREFIX", default="asgi"),
                 "capacity": 1500,
                 "expiry": 30,
