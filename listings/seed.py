@@ -433,6 +433,10 @@ def seed_listings(ctx: SeedContext) -> None:
         age = timedelta(days=rng.uniform(0, 50), hours=rng.uniform(0, 23))
         if status != "draft":
             services.listing_publish(listing=listing, actor=seller)
+            listing.refresh_from_db(fields=["status"])
+            if listing.status == "pending_review":
+                # The fraud model held it: it waits for a moderator, like a real one.
+                status = "pending_review"
         if status in ("reserved", "sold"):
             services.listing_reserve(listing=listing, order_ref=f"demo-order-{index}")
         if status == "sold":
@@ -453,6 +457,8 @@ def seed_listings(ctx: SeedContext) -> None:
     ctx.shared["listings"] = created
     ctx.shared["categories"] = list(categories.values())
     summary = ", ".join(f"{counts.get(s, 0)} {s}" for s, _ in STATUS_MIX)
+    if counts.get("pending_review"):
+        summary += f", {counts['pending_review']} held for review"
     ctx.say(f"  {len(created)} listings ({summary}), {favourites} favourites")
 
 

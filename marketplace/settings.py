@@ -279,6 +279,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "chat.tasks.expire_offers",
         "schedule": 60.0,
     },
+    "listings-backfill-photo-variants": {
+        "task": "listings.tasks.backfill_photo_variants",
+        "schedule": 600.0,
+    },
     "listings-expire-stale": {
         "task": "listings.tasks.expire_listings",
         "schedule": 3600.0,
@@ -391,6 +395,9 @@ LISTING_EXPIRY_DAYS = env.int("LISTING_EXPIRY_DAYS", default=60)
 LISTING_MAX_PHOTOS = env.int("LISTING_MAX_PHOTOS", default=12)
 PHOTO_MAX_BYTES = env.int("PHOTO_MAX_BYTES", default=15 * 1024 * 1024)
 PHOTO_MAX_PIXELS = env.int("PHOTO_MAX_PIXELS", default=40_000_000)
+# The listing detail read is one prepared statement on PostgreSQL; turn off
+# behind a transaction-mode pooler (pgbouncer before 1.21).
+LISTINGS_PREPARED_STATEMENTS = env.bool("LISTINGS_PREPARED_STATEMENTS", default=True)
 FRAUD_HOLD_THRESHOLD = env.float("FRAUD_HOLD_THRESHOLD", default=0.8)
 # --- fraud ---
 FRAUD_MODEL_PATH = env.str("FRAUD_MODEL_PATH", default=str(VAR_DIR / "models"))
