@@ -1,7 +1,8 @@
 """What chat announces (through the outbox), and what it listens to.
 
 - `chat.message_sent` {conversation_id, message_id, seq, sender_id,
-  recipient_id, listing_id, kind, flags}: a message was stored. Chat itself
+  recipient_id, listing_id, kind}: a message was stored (flags follow in
+  `chat.message_flagged` once the checks ran after commit). Chat itself
   listens to notify an offline recipient (once per unread burst); trust
   scores messages from it.
 - `chat.offer_made`, `chat.offer_countered`, `chat.offer_declined`,

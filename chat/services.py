@@ -204,7 +204,7 @@ def message_send(
                 body=body,
                 client_id=client_id,
             )
-            _after_message(conversation, message, [])
+            _after_message(conversation, message)
     except IntegrityError:
         # The same client_id raced in from another connection: return the winner.
         existing = _existing_by_client_id(conversation, sender, client_id)
@@ -256,29 +256,10 @@ def _record_flags(
         )
 
 
-def _after_message(
-    conversation: Conversation, message: Message, flagged: list[tuple[str, safety.Verdict]]
-) -> None:
+def _after_message(conversation: Conversation, message: Message) -> None:
+    """Broadcast a stored message after commit and announce it (same transaction)."""
     payload = message_payload(message)
     _broadcast_on_commit(conversation.pk, {"type": "chat.message", "message": payload})
-    reasons: list[str] = []
-    for name, verdict in flagged:
-        SafetySignal.objects.create(
-            message=message, check_name=name, score=verdict.score, reasons=verdict.reasons
-        )
-        reasons.extend(r for r in verdict.reasons if r not in reasons)
-    if reasons and message.sender_id is not None:
-        recipient = conversation.other_party(message.sender_id)
-        _broadcast_on_commit(
-            conversation.pk,
-            {
-                "type": "chat.warning",
-                "for_user": str(recipient),
-                "message_id": str(message.id),
-                "reasons": reasons,
-                "detail": " ".join(safety.WARNING_TEXT.get(r, "") for r in reasons).strip(),
-            },
-        )
     publish(
         topic=events.MESSAGE_SENT,
         payload={
@@ -291,7 +272,6 @@ def _after_message(
             else None,
             "listing_id": str(conversation.listing_id),
             "kind": message.kind,
-            "flags": reasons,
         },
     )
 
@@ -326,7 +306,7 @@ def image_message_send(
                 client_id=client_id,
                 image={"name": name, "width": processed.width, "height": processed.height},
             )
-            _after_message(conversation, message, [])
+            _after_message(conversation, message)
     except Exception:
         default_storage.delete(name)
         raise

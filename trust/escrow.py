@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from listings import services as listing_services
@@ -726,77 +728,63 @@ def dispute_resolve(
 # --- timers (Celery beat) -----------------------------------------------------------------------
 
 
-def orders_expire_unpaid(*, now: datetime | None = None) -> int:
-    now = now or timezone.now()
+def _sweep(due: Q, act: Callable[[Order], None], *, batch: int = 500) -> int:
+    """Run `act` on each order matching `due`, each in its own transaction.
+
+    The row lock is taken with the same condition, so an order that moved on
+    since it was selected (paid, shipped, answered...) is skipped."""
     done = 0
-    for order_id in Order.objects.filter(status=S.CREATED, pay_by__lte=now).values_list(
-        "pk", flat=True
-    )[:500]:
+    for order_id in Order.objects.filter(due).values_list("pk", flat=True)[:batch]:
         with transaction.atomic():
-            locked = _lock(order_id)
-            if locked.status != S.CREATED or locked.pay_by > now:
-                continue  # paid (or changed) since the timer was scheduled
-            _cancel_unpaid(locked, actor=None, note="Not paid in time.")
+            locked = Order.objects.select_for_update(of=("self",)).filter(due, pk=order_id).first()
+            if locked is None:
+                continue
+            act(locked)
             done += 1
     return done
+
+
+def orders_expire_unpaid(*, now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    return _sweep(
+        Q(status=S.CREATED, pay_by__lte=now),
+        lambda order: _cancel_unpaid(order, actor=None, note="Not paid in time."),
+    )
 
 
 def orders_cancel_unshipped(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
-    done = 0
-    for order_id in Order.objects.filter(status=S.PAID, ship_by__lte=now).values_list(
-        "pk", flat=True
-    )[:500]:
-        with transaction.atomic():
-            locked = _lock(order_id)
-            if locked.status != S.PAID or locked.ship_by is None or locked.ship_by > now:
-                continue
-            _cancel_with_refund(locked, actor=None, note="The seller did not ship in time.")
-            done += 1
-    return done
+    return _sweep(
+        Q(status=S.PAID, ship_by__lte=now),
+        lambda order: _cancel_with_refund(
+            order, actor=None, note="The seller did not ship in time."
+        ),
+    )
 
 
 def orders_auto_release(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
-    done = 0
-    for order_id in Order.objects.filter(
-        status__in=[S.SHIPPED, S.DELIVERED], release_at__lte=now
-    ).values_list("pk", flat=True)[:500]:
-        with transaction.atomic():
-            locked = _lock(order_id)
-            if (
-                locked.status not in (S.SHIPPED, S.DELIVERED)
-                or locked.release_at is None
-                or locked.release_at > now
-            ):
-                continue
-            _complete(
-                locked,
-                actor=None,
-                action="auto_released",
-                note="No complaint within the confirmation window.",
-            )
-            done += 1
-    return done
+    return _sweep(
+        Q(status__in=[S.SHIPPED, S.DELIVERED], release_at__lte=now),
+        lambda order: _complete(
+            order,
+            actor=None,
+            action="auto_released",
+            note="No complaint within the confirmation window.",
+        ),
+    )
 
 
 def disputes_escalate_silent(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
-    done = 0
-    for order_id in Order.objects.filter(
-        status=S.DISPUTED, dispute_state=DisputeState.AWAITING_SELLER, dispute_respond_by__lte=now
-    ).values_list("pk", flat=True)[:500]:
-        with transaction.atomic():
-            locked = _lock(order_id)
-            if (
-                locked.dispute_state != DisputeState.AWAITING_SELLER
-                or locked.dispute_respond_by is None
-                or locked.dispute_respond_by > now
-            ):
-                continue
-            _escalate(locked, actor=None, note="The seller did not answer in time.")
-            done += 1
-    return done
+    return _sweep(
+        Q(
+            status=S.DISPUTED,
+            dispute_state=DisputeState.AWAITING_SELLER,
+            dispute_respond_by__lte=now,
+        ),
+        lambda order: _escalate(order, actor=None, note="The seller did not answer in time."),
+    )
 
 
 def run_timers(*, now: datetime | None = None) -> dict[str, int]:
