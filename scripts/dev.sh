@@ -112,10 +112,8 @@ cmd_run() {
   mkdir -p var
   log "migrating the database"
   "$PY" manage.py migrate --noinput
-  if ! ls var/models/fraud-*.joblib >/dev/null 2>&1; then
-    log "training the fraud model (first start only)"
-    "$PY" manage.py fraud_train --samples 3000
-  fi
+  log "fraud model (trained on first start, or when the saved one is outdated)"
+  "$PY" manage.py fraud_train --samples 3000 --if-missing
   log "demo data (first start only)"
   "$PY" manage.py seed_demo --if-empty
   log "serving on http://${HOST:-127.0.0.1}:${PORT:-8000}"

@@ -336,6 +336,32 @@ def test_fraud_score_reports_bad_lines_by_number_and_scores_the_rest(model, tmp_
     assert results[3]["score"] > 0.8
 
 
+def test_fraud_score_workers_keep_input_order_across_batches(model, tmp_path, monkeypatch):
+    from trust.management.commands import fraud_score
+
+    monkeypatch.setattr(fraud_score, "BATCH", 4)  # several batches for a few lines
+    rows = generator.generate_listings(30, seed=11)
+    lines = [json.dumps(data.validate_listing(r), ensure_ascii=False) for r in rows]
+    lines.insert(7, "not json")
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+
+    outputs = {}
+    for jobs in ("1", "2"):
+        out, err = io.StringIO(), io.StringIO()
+        with pytest.raises(CommandError):
+            call_command("fraud_score", "--input", str(source), "--jobs", jobs,
+                         stdout=out, stderr=err)
+        assert "line 8: invalid JSON" in err.getvalue()
+        outputs[jobs] = [json.loads(line) for line in out.getvalue().splitlines()]
+
+    assert outputs["1"] == outputs["2"]
+    assert len(outputs["2"]) == 31 and outputs["2"][7]["score"] is None
+    expected = model.score_records([data.validate_listing(r) for r in rows])
+    scored = [r for r in outputs["2"] if r["score"] is not None]
+    assert [r["score"] for r in scored] == [s.score for s in expected]
+
+
 def test_fraud_score_missing_file_is_a_clear_error():
     with pytest.raises(CommandError, match="Cannot read") as raised:
         call_command("fraud_score", "--input", "/nonexistent/file.jsonl")
@@ -504,3 +530,59 @@ def test_message_check_never_waits_for_training(monkeypatch, settings):
     assert {"contact_app", "off_platform_payment"} <= set(verdict.reasons)
     assert started and started[0]["target"] is fraud_model.get_model
     assert checks.message_check("see you at 6", {}) is None
+
+
+# --- seller reputation as a feature -----------------------------------------------------------
+
+
+def rated(base, *, reputation, reviews):
+    return {**base, "seller": {**base["seller"], "reputation": reputation,
+                               "reviews_count": reviews}}
+
+
+BORDERLINE = record(
+    "Sony A7 III body",
+    "Selling my camera, shipping only, I am travelling for work.",
+    price_yuan=4200,
+    category="cameras",
+    age=900,
+    listings=12,
+    completed=15,
+)
+
+
+def test_poorly_rated_seller_raises_the_score_and_says_why(model):
+    poor, good = model.score_records([
+        rated(BORDERLINE, reputation=2.1, reviews=9),
+        rated(BORDERLINE, reputation=4.9, reviews=9),
+    ])
+
+    assert poor.score > good.score
+    assert "poor_reputation" in poor.codes
+    assert any("seller rated 2.1/5 over 9 reviews" in r for r in poor.reasons)
+    assert "poor_reputation" not in good.codes
+
+
+def test_fraud_score_lines_accept_an_optional_reputation():
+    line = rated(HONEST_NEW, reputation=4.5, reviews=3)
+    assert data.validate_listing(line)["seller"]["reputation"] == 4.5
+    assert "reputation" not in data.validate_listing(HONEST_NEW)["seller"]
+    with pytest.raises(data.RecordError, match="seller.reputation must be a number from 1 to 5"):
+        data.validate_listing(rated(HONEST_NEW, reputation=7, reviews=3))
+
+
+@pytest.mark.django_db
+def test_seller_figures_carry_the_review_score_once_rated(user):
+    from django.utils import timezone
+
+    from trust.fraud.scoring import seller_figures
+    from trust.reputation_models import Reputation
+
+    assert "reputation" not in seller_figures(user)  # nobody reviewed them yet
+
+    Reputation.objects.create(user=user, weighted_sum=2.0 * 6, weight_total=6.0,
+                              decay_anchor=timezone.now(), reviews=6)
+    figures = seller_figures(user)
+
+    assert figures["reviews_count"] == 6
+    assert 1.0 <= figures["reputation"] < 3.5  # six two-star reviews against the prior

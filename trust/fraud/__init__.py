@@ -8,7 +8,7 @@ Modules:
   data       validating fraud_score lines; importing labelled data
   scoring    score_listing, score_account, score_message (database objects)
   checks     the publish check and chat message check registered at start-up
-  bench      `python -m trust.fraud.bench`: latency p50/p95 and throughput
+  bench      tests/load/bench_fraud.py: latency p50/p95 and throughput
 
 Start-up only imports `checks` and `signals`; scikit-learn and the model are
 loaded on the first score, so `manage.py` commands stay quick.

@@ -13,7 +13,7 @@ side of the held-out split), or a chat row `{"text", "label"}`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -58,10 +58,19 @@ def validate_listing(record: Any) -> dict[str, Any]:
             '"seller" must be an object {"account_age_days", "listings_count", '
             '"completed_orders"}'
         )
-    cleaned_seller = {
+    cleaned_seller: dict[str, Any] = {
         name: _nonneg_int(seller.get(name), f"seller.{name}")
         for name in ("account_age_days", "listings_count", "completed_orders")
     }
+    # Optional (an extension of API.md's line shape): the seller's review score.
+    reputation = seller.get("reputation")
+    if reputation is not None:
+        if isinstance(reputation, bool) or not isinstance(reputation, int | float) \
+                or not 1 <= reputation <= 5:
+            raise RecordError("seller.reputation must be a number from 1 to 5, or null")
+        cleaned_seller["reputation"] = float(reputation)
+        cleaned_seller["reviews_count"] = _nonneg_int(seller.get("reviews_count", 0),
+                                                      "seller.reviews_count")
     return {
         "title": title, "description": description,
         "price": {"amount_minor": amount, "currency": currency.upper()},
@@ -122,16 +131,37 @@ def load_training_file(path: Path | str) -> list[dict[str, Any]]:
     return rows
 
 
+LabelSource = Callable[[], list[dict[str, Any]]]
+_label_sources: dict[str, LabelSource] = {}
+
+
+def register_label_source(source: LabelSource, *, name: str | None = None) -> LabelSource:
+    """Add a provider of labelled rows (moderation registers its decisions
+    here at start-up, so trust never imports moderation). Each row is a
+    training row as `validate_training_row` accepts; registering the same
+    name again replaces the earlier provider."""
+    _label_sources[name or f"{source.__module__}.{source.__qualname__}"] = source
+    return source
+
+
 def training_rows_from_decisions() -> list[dict[str, Any]]:
     """Labelled rows from moderators' decisions on held or reported listings.
 
-    The plan: every listing a moderator removed as a scam becomes a row with
-    label 1, every held listing a moderator approved becomes a row with
-    label 0 (the most valuable kind: a false alarm of this very model), each
-    with the seller's figures as they were at the time and the seller's id as
-    the group. Moderation owns those decisions and trust may not import
-    moderation (DESIGN.md), so moderation will hand them over through an event
-    or a selector it exposes; until then there are none and this returns [].
-    `fraud_train` already adds whatever this returns to the generated data.
+    Every listing a moderator removed as a scam is a row with label 1, every
+    held listing a moderator approved a row with label 0 (the most valuable
+    kind: a false alarm of this very model), each with the seller's figures
+    and the seller's id as the group. Moderation owns those decisions and
+    hands them over through `register_label_source`; a row that does not
+    validate is skipped, not fatal. `fraud_train` adds these to its data.
     """
-    return []
+    rows: list[dict[str, Any]] = []
+    for source in list(_label_sources.values()):
+        for record in source():
+            try:
+                row = validate_training_row(record)
+            except RecordError:
+                continue
+            if record.get("seller_id") is not None:
+                row["seller_id"] = f"moderation-{record['seller_id']}"
+            rows.append(row)
+    return rows

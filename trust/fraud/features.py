@@ -53,8 +53,11 @@ LISTING_NUMERIC = [
     "log_price_ratio", "cheap_50", "cheap_25", "cheap_10", "premium_cheap", "log_price",
     "log_account_age", "new_account", "log_listings", "log_completed", "no_history",
     "velocity", "burst_high_value", "new_and_signal", "new_and_cheap", "signal_count",
+    "log_reviews", "rep_good", "rep_poor",
     *[f"sig_{name}" for name in sig.SIGNAL_NAMES],
 ]
+GOOD_REPUTATION = 4.5
+POOR_REPUTATION = 3.5
 MESSAGE_NUMERIC = ["signal_count", *[f"sig_{name}" for name in sig.SIGNAL_NAMES]]
 
 
@@ -83,6 +86,13 @@ class ListingFacts:
     account_age_days: int
     listings_count: int
     completed_orders: int
+    reputation: float | None = None  # the seller's review score (1-5), when rated
+    reviews_count: int = 0
+
+    @property
+    def rated_poorly(self) -> bool:
+        return self.reputation is not None and self.reviews_count >= 2 \
+            and self.reputation < POOR_REPUTATION
 
     @property
     def burst(self) -> bool:
@@ -150,6 +160,8 @@ class RecordFeatures(TransformerMixin, BaseEstimator):
             ratio=ratio, account_age_days=_int(seller.get("account_age_days")),
             listings_count=_int(seller.get("listings_count")),
             completed_orders=_int(seller.get("completed_orders")),
+            reputation=_reputation(seller.get("reputation")),
+            reviews_count=_int(seller.get("reviews_count")),
         )
 
     # -- transforming --
@@ -195,6 +207,10 @@ class RecordFeatures(TransformerMixin, BaseEstimator):
             math.log1p(f.completed_orders), float(f.completed_orders == 0),
             math.log1p(f.listings_count / (f.account_age_days + 1)), float(f.burst),
             new * off_platform, new * cheap_35, float(sum(bool(c) for c in counted)),
+            math.log1p(f.reviews_count),
+            float(f.reputation is not None and f.reviews_count >= 3
+                  and f.reputation >= GOOD_REPUTATION),
+            float(f.rated_poorly),
             *s.as_vector(),
         ]
         return values
@@ -218,3 +234,9 @@ def _int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0
     return max(0, int(value))
+
+
+def _reputation(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 5:
+        return None
+    return float(value)

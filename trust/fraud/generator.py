@@ -5,7 +5,8 @@ No public marketplace-fraud data set can be downloaded here, so this module
 writes plausible listings in the shape `fraud_score` reads::
 
     {"title", "description", "price": {"amount_minor", "currency"}, "category",
-     "seller": {"account_age_days", "listings_count", "completed_orders"},
+     "seller": {"account_age_days", "listings_count", "completed_orders",
+                [, "reputation", "reviews_count"]},
      "seller_id", "label" (1 scam, 0 honest), "patterns": [...], "lang": "en"|"zh"}
 
 Scam patterns (`SCAM_PATTERNS`): a price far below what the item fetches,
@@ -381,7 +382,7 @@ class Generator:
                                email=self.email())
 
     # -- sellers --
-    def honest_seller(self, new: bool) -> dict[str, int]:
+    def honest_seller(self, new: bool) -> dict[str, Any]:
         rng = self.rng
         if new:
             return {"account_age_days": rng.randint(0, 6), "listings_count": rng.randint(1, 4),
@@ -389,19 +390,31 @@ class Generator:
         age = int(round(10 ** rng.uniform(0.9, 3.4)))
         listings = max(1, int(10 ** rng.uniform(0, 1.8)))
         completed = int(listings * rng.uniform(0, 1.2)) if rng.random() < 0.8 else 0
-        return {"account_age_days": age, "listings_count": listings,
-                "completed_orders": completed}
+        # Most honest sellers are rated well; some are honest but middling.
+        mean = 4.6 if rng.random() < 0.85 else 3.6
+        return self._with_reviews({"account_age_days": age, "listings_count": listings,
+                                   "completed_orders": completed}, mean)
 
-    def scam_seller(self, velocity: bool) -> dict[str, int]:
+    def scam_seller(self, velocity: bool) -> dict[str, Any]:
         rng = self.rng
         if velocity:
             return {"account_age_days": rng.randint(0, 3), "listings_count": rng.randint(8, 60),
                     "completed_orders": 0}
-        if rng.random() < 0.25:  # an old, maybe hijacked account
-            return {"account_age_days": rng.randint(60, 2500), "listings_count": rng.randint(1, 20),
-                    "completed_orders": rng.randint(0, 15)}
-        return {"account_age_days": rng.randint(0, 30), "listings_count": rng.randint(1, 12),
-                "completed_orders": rng.choice([0, 0, 0, 0, 1, 2])}
+        if rng.random() < 0.25:  # an old account: hijacked (well rated) or a known bad actor
+            seller = {"account_age_days": rng.randint(60, 2500),
+                      "listings_count": rng.randint(1, 20), "completed_orders": rng.randint(0, 15)}
+            return self._with_reviews(seller, 4.5 if rng.random() < 0.5 else 2.7)
+        seller = {"account_age_days": rng.randint(0, 30), "listings_count": rng.randint(1, 12),
+                  "completed_orders": rng.choice([0, 0, 0, 0, 1, 2])}
+        return self._with_reviews(seller, 2.9)
+
+    def _with_reviews(self, seller: dict[str, Any], mean: float) -> dict[str, Any]:
+        """Add `reputation` (1-5) and `reviews_count` when the seller has reviews."""
+        reviews = int(seller["completed_orders"] * self.rng.uniform(0.3, 0.9))
+        if reviews:
+            seller["reviews_count"] = reviews
+            seller["reputation"] = round(min(5.0, max(1.0, self.rng.gauss(mean, 0.4))), 2)
+        return seller
 
     # -- listings --
     def _item(self, premium: bool | None = None) -> tuple[str, tuple[str, str, int, int, bool]]:

@@ -90,7 +90,7 @@ from trust.fraud.features import (
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: seller reputation features
 DEFAULT_SAMPLES = 6000
 FIRST_USE_SAMPLES = 2000
 DEFAULT_THRESHOLD = 0.8
@@ -334,7 +334,10 @@ class FraudModel:
                 "`python manage.py fraud_train`."
             ) from None
         if not isinstance(bundle, dict) or bundle.get("format") != FORMAT:
-            raise FraudModelError(f"{path} is not a fraud model of format {FORMAT}.")
+            raise FraudModelError(
+                f"{path} is not a fraud model of format {FORMAT} (it was made for another "
+                "feature set): retrain with `python manage.py fraud_train`."
+            )
         _check_version(path, bundle["info"].get("sklearn_version"))
         return cls(version=bundle["version"], listing_pipeline=bundle["listing_pipeline"],
                    message_pipeline=bundle["message_pipeline"], metrics=bundle["metrics"],
@@ -369,6 +372,7 @@ _GROUP_OF = {
     "sig_obfuscated": "contact", "sig_link": "link", "sig_phishing": "link",
     "burst_high_value": "burst", "velocity": "burst", "new_and_signal": "new",
     "new_account": "new", "no_history": "new",
+    "log_reviews": "reputation", "rep_good": "reputation", "rep_poor": "reputation",
 }
 _MIN_TEXT_CONTRIBUTION = 0.35
 _MAX_REASONS = 6
@@ -497,7 +501,10 @@ def _listing_reasons(f: ListingFacts, contributions: dict[int, float], names: li
     add("burst", "new_account_velocity",
         f"new account ({f.account_age_days} days) with {f.listings_count} listings of "
         "high-value items", f.burst)
-    others = [c for c in candidates if c[1] != "new_account_velocity"]
+    if f.reputation is not None:
+        add("reputation", "poor_reputation",
+            f"seller rated {f.reputation:.1f}/5 over {f.reviews_count} reviews", f.rated_poorly)
+    others = [c for c in candidates if c[1] not in ("new_account_velocity", "poor_reputation")]
     add("new", "new_account", f"brand-new account ({f.account_age_days} days)",
         f.account_age_days < 7 and bool(others) and not f.burst)
     candidates.sort(key=lambda c: -c[0])

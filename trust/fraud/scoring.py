@@ -14,19 +14,28 @@ from django.utils import timezone
 from trust.fraud.model import Score, get_model
 
 
-def seller_figures(user: Any) -> dict[str, int]:
-    """{account_age_days, listings_count, completed_orders} for a user, now."""
+def seller_figures(user: Any) -> dict[str, Any]:
+    """{account_age_days, listings_count, completed_orders[, reputation, reviews_count]}
+    for a user, now. The review score is added once the seller has reviews."""
     from listings.models import Listing
     from trust.models import Order, OrderStatus
+    from trust.reputation import reputation_score
+    from trust.reputation_models import Reputation
 
     joined = getattr(user, "date_joined", None) or timezone.now()
-    return {
+    figures: dict[str, Any] = {
         "account_age_days": max(0, (timezone.now() - joined).days),
         "listings_count": Listing.objects.filter(seller_id=user.pk).count(),
         "completed_orders": Order.objects.filter(
             seller_id=user.pk, status=OrderStatus.COMPLETED
         ).count(),
     }
+    rep = Reputation.objects.filter(user_id=user.pk).first()
+    score = reputation_score(rep) if rep is not None and rep.reviews else None
+    if score is not None:
+        figures["reputation"] = round(min(5.0, max(1.0, score)), 2)
+        figures["reviews_count"] = rep.reviews
+    return figures
 
 
 def listing_record(listing: Any, figures: dict[str, int] | None = None) -> dict[str, Any]:

@@ -42,11 +42,23 @@ class Command(BaseCommand):
         parser.add_argument("--output", metavar="DIR",
                             help="folder for the model (default: FRAUD_MODEL_PATH or var/models)")
         parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+        parser.add_argument("--if-missing", action="store_true",
+                            help="do nothing when a model file that this version loads exists")
 
     def handle(self, *args: Any, **options: Any) -> None:
         from trust.fraud import data
         from trust.fraud import model as fraud_model
 
+        if options["if_missing"]:
+            path = fraud_model.model_file()
+            if path is not None:
+                try:
+                    fraud_model.FraudModel.load(path)
+                except fraud_model.FraudModelError as exc:
+                    self.stderr.write(f"{exc} Training a new one.")
+                else:
+                    self.stdout.write(f"fraud model {path.name} loads; not retraining.")
+                    return
         samples = options["samples"]
         if samples < 200 and not options["no_generated"]:
             raise CommandError("--samples must be at least 200.")
