@@ -25,6 +25,7 @@ other illegal transition raises InvalidState carrying the current state
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Callable
@@ -39,7 +40,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from listings import attributes as attribute_schema
-from listings import events, photos, selectors
+from listings import events, photos, selectors, viewcounts
 from listings.models import (
     PUBLIC_STATUSES,
     Category,
@@ -830,12 +831,24 @@ def _listing_view_sql(listing_id: Any, viewer: Any, count: bool) -> selectors.Li
         _DETAIL_SQL.append(_detail_sql())
     viewer_id = viewer.pk if viewer is not None and viewer.is_authenticated else None
     prepared = getattr(settings, "LISTINGS_PREPARED_STATEMENTS", True)
+    # With the Redis buffer the statement only reads (no commit to wait for).
+    buffered = count and viewcounts.buffer_client() is not None
     with _prepared_cursor() if prepared else connection.cursor() as cursor:
-        cursor.execute(_DETAIL_SQL[0], {"id": listing_id, "viewer": viewer_id, "count": count})
+        cursor.execute(_DETAIL_SQL[0], {"id": listing_id, "viewer": viewer_id,
+                                        "count": count and not buffered})
         row = cursor.fetchone()
     detail = selectors.listing_detail_from_row(row, user=viewer) if row else None
     if detail is None:
         raise NotFound("No such listing.")
+    if buffered and detail.status in PUBLIC_STATUSES:
+        if detail.seller_id != viewer_id:
+            pending = viewcounts.buffer_view(detail.id)
+            if pending is None:  # Redis away: count in the database instead
+                Listing.objects.filter(pk=detail.id).update(view_count=F("view_count") + 1)
+                pending = 1
+        else:  # the seller's own look is not a view, but they see the buffered ones
+            pending = viewcounts.buffered_views(detail.id)
+        detail = dataclasses.replace(detail, view_count=detail.view_count + pending)
     return detail
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from listings import services
+from listings import services, viewcounts
 
 
 @shared_task(name="listings.tasks.expire_listings")
@@ -34,3 +34,9 @@ def make_photo_variants(self, photo_id: str) -> bool:  # type: ignore[no-untyped
 def backfill_photo_variants() -> int:
     """Sizes for photos whose task was lost (e.g. the broker was down at upload)."""
     return services.photos_backfill_variants()
+
+
+@shared_task(name="listings.tasks.flush_view_counts")
+def flush_view_counts() -> int:
+    """Buffered view counts into the database (beat: "listings-flush-view-counts")."""
+    return viewcounts.flush_view_counts()

@@ -287,6 +287,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "listings.tasks.expire_listings",
         "schedule": 3600.0,
     },
+    "listings-flush-view-counts": {
+        "task": "listings.tasks.flush_view_counts",
+        "schedule": env.float("LISTINGS_VIEW_FLUSH_SECONDS", default=10.0),
+    },
 }
 
 # --- search -------------------------------------------------------------------------
@@ -398,6 +402,9 @@ PHOTO_MAX_PIXELS = env.int("PHOTO_MAX_PIXELS", default=40_000_000)
 # The listing detail read is one prepared statement on PostgreSQL; turn off
 # behind a transaction-mode pooler (pgbouncer before 1.21).
 LISTINGS_PREPARED_STATEMENTS = env.bool("LISTINGS_PREPARED_STATEMENTS", default=True)
+# With Redis, listing views are buffered there and flushed by a beat task
+# (listings/viewcounts.py): the detail read then commits nothing.
+LISTINGS_VIEW_BUFFER = env.bool("LISTINGS_VIEW_BUFFER", default=True)
 FRAUD_HOLD_THRESHOLD = env.float("FRAUD_HOLD_THRESHOLD", default=0.8)
 # --- fraud ---
 FRAUD_MODEL_PATH = env.str("FRAUD_MODEL_PATH", default=str(VAR_DIR / "models"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from listings import events
+from listings import events, viewcounts
 from listings.models import Listing
 from marketplace.outbox.models import OutboxEvent
 from tests.factories import UserFactory
@@ -299,7 +299,35 @@ def test_views_are_counted_except_the_sellers_own(user, user_client, other_clien
     assert other_client.get(url).json()["view_count"] == 2
     assert user_client.get(url).json()["view_count"] == 2
     listing.refresh_from_db()
+    assert listing.view_count == 0  # buffered in Redis: the read committed nothing
+
+    assert viewcounts.flush_view_counts() >= 1
+    listing.refresh_from_db()
     assert listing.view_count == 2
+    assert api_client.get(url).json()["view_count"] == 3  # stored 2 + buffered 1
+    assert viewcounts.flush_view_counts() >= 1
+    assert viewcounts.flush_view_counts() == 0  # nothing counted twice
+    listing.refresh_from_db()
+    assert listing.view_count == 3
+
+
+def test_views_are_counted_in_the_database_while_redis_is_down(settings, api_client):
+    listing = ListingFactory(active=True)
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+
+    assert api_client.get(f"/api/listings/{listing.id}").json()["view_count"] == 1
+    assert api_client.get(f"/api/listings/{listing.id}").json()["view_count"] == 2
+    listing.refresh_from_db()
+    assert listing.view_count == 2
+
+
+def test_views_without_the_buffer_are_written_at_once(settings, api_client):
+    listing = ListingFactory(active=True)
+    settings.LISTINGS_VIEW_BUFFER = False
+
+    assert api_client.get(f"/api/listings/{listing.id}").json()["view_count"] == 1
+    listing.refresh_from_db()
+    assert listing.view_count == 1
 
 
 @pytest.mark.parametrize("bad_id", ["nope", "00000000-0000-0000-0000-000000000000", "1"])
