@@ -19,8 +19,7 @@ def seller_figures(user: Any) -> dict[str, Any]:
     for a user, now. The review score is added once the seller has reviews."""
     from listings.models import Listing
     from trust.models import Order, OrderStatus
-    from trust.reputation import reputation_score
-    from trust.reputation_models import Reputation
+    from trust.reputation import reputation_summary
 
     joined = getattr(user, "date_joined", None) or timezone.now()
     figures: dict[str, Any] = {
@@ -30,11 +29,11 @@ def seller_figures(user: Any) -> dict[str, Any]:
             seller_id=user.pk, status=OrderStatus.COMPLETED
         ).count(),
     }
-    rep = Reputation.objects.filter(user_id=user.pk).first()
-    score = reputation_score(rep) if rep is not None and rep.reviews else None
-    if score is not None:
-        figures["reputation"] = round(min(5.0, max(1.0, score)), 2)
-        figures["reviews_count"] = rep.reviews
+    # Through the reputation selector (the cached row), never the review tables.
+    reputation = reputation_summary(user)
+    if reputation["score"] is not None and reputation["reviews"]:
+        figures["reputation"] = round(min(5.0, max(1.0, reputation["score"])), 2)
+        figures["reviews_count"] = reputation["reviews"]
     return figures
 
 
