@@ -10,3 +10,13 @@ class ChatConfig(AppConfig):
 
         safety.register_default_checks()
         events.register()
+
+        from chat.selectors import blocked_user_ids
+        from marketplace.analytics.hooks import register_blocked_users
+
+        register_blocked_users("chat.blocks", blocked_user_ids)  # the feed hides blocked sellers
+
+        from chat import selectors
+        from marketplace.accounts import privacy
+
+        privacy.register_data_exporter("messages", selectors.data_export_for)

@@ -72,3 +72,59 @@ def offer_get_for_participant(*, offer_id: Any, user: Any) -> Offer:
     if offer is None:
         raise NotFound("No such offer.")
     return offer
+
+
+def data_export_for(user: Any) -> Any:
+    """The user's conversations and messages for their data export (accounts'
+    registry, ChatConfig.ready). The other side appears by public name only."""
+    from marketplace.accounts.privacy import ExportPart
+
+    conversations = (
+        Conversation.objects.filter(Q(buyer=user) | Q(seller=user))
+        .select_related("listing", "buyer", "seller")
+        .order_by("created_at")
+    )
+    result = []
+    files: list[tuple[str, str]] = []
+    for conversation in conversations:
+        buying = conversation.buyer_id == user.pk
+        counterpart = conversation.seller if buying else conversation.buyer
+        messages = Message.objects.filter(conversation=conversation).order_by("seq")
+        result.append(
+            {
+                "id": str(conversation.id),
+                "listing": conversation.listing.title,
+                "role": "buyer" if buying else "seller",
+                "counterpart": counterpart.public_name,
+                "messages": [
+                    {
+                        "from": "me" if m.sender_id == user.pk else "counterpart",
+                        "kind": m.kind,
+                        "body": m.body,
+                        "data": m.data,
+                        "at": m.created_at.isoformat(),
+                        "image": m.image.name.rsplit("/", 1)[-1] if m.image else None,
+                    }
+                    for m in messages
+                ],
+            }
+        )
+        files += [
+            (f"chat/{conversation.id}/{m.image.name.rsplit('/', 1)[-1]}", m.image.name)
+            for m in messages
+            if m.image
+        ]
+    offers = Offer.objects.filter(made_by=user).values(
+        "id", "listing_id", "amount_minor", "currency", "status", "created_at"
+    )
+    return ExportPart({"conversations": result, "offers_made": list(offers)}, files)
+
+
+def blocked_user_ids(user_id: Any) -> set[Any]:
+    """Users `user_id` blocked or was blocked by (the feed hides their listings)."""
+    from chat.models import Block
+
+    rows = Block.objects.filter(Q(blocker_id=user_id) | Q(blocked_id=user_id)).values_list(
+        "blocker_id", "blocked_id"
+    )
+    return {b if a == user_id or str(a) == str(user_id) else a for a, b in rows}

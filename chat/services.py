@@ -9,17 +9,18 @@ Other apps hear about messages and offers through outbox events.
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from chat import events, safety
+from chat import events, outbox_batch, safety
 from chat.models import (
     Block,
     Conversation,
@@ -30,6 +31,7 @@ from chat.models import (
     ReadMarker,
     SafetySignal,
 )
+from chat.outbox_batch import publish_batched
 from chat.serializers import message_payload, offer_payload
 from listings import selectors as listing_selectors
 from listings import services as listing_services
@@ -63,10 +65,6 @@ def _broadcast_on_commit(conversation_id: Any, event: dict[str, Any]) -> None:
             logger.warning("chat: broadcast to %s failed: %s", conversation_id, exc)
 
     transaction.on_commit(send)
-
-
-def _lock_conversation(conversation_id: Any) -> Conversation:
-    return Conversation.objects.select_for_update(of=("self",)).get(pk=conversation_id)
 
 
 def _is_participant(conversation: Conversation, user: Any) -> bool:
@@ -127,6 +125,34 @@ def _clean_body(body: Any) -> str:
     return body.strip()
 
 
+def _next_seq(conversation_id: Any, *, now: Any, check_block: bool = False) -> int | None:
+    """Number the next message of a conversation in one statement: UPDATE ...
+    RETURNING bumps `last_seq` and takes the row lock (held until commit), so
+    numbers are gap-free and strictly ordered. With `check_block` the same
+    statement refuses (returns None) when either participant blocked the other,
+    which costs no extra round trip and is never stale (unlike a cached check).
+    Call inside a transaction."""
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    pk = Conversation._meta.pk.get_db_prep_value(conversation_id, connection)
+    params: list[Any] = [now, pk]
+    block_clause = ""
+    if check_block:
+        block = connection.ops.quote_name(Block._meta.db_table)
+        block_clause = (
+            f" AND NOT EXISTS (SELECT 1 FROM {block} b WHERE"  # noqa: S608 - our table names
+            f" (b.blocker_id = {table}.buyer_id AND b.blocked_id = {table}.seller_id)"
+            f" OR (b.blocker_id = {table}.seller_id AND b.blocked_id = {table}.buyer_id))"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_seq = last_seq + 1, last_message_at = %s"  # noqa: S608 - names are ours
+            f" WHERE id = %s{block_clause} RETURNING last_seq",
+            params,
+        )
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
 def _append(
     conversation_id: Any,
     *,
@@ -137,14 +163,19 @@ def _append(
     offer: Offer | None = None,
     data: dict[str, Any] | None = None,
     image: dict[str, Any] | None = None,
+    check_block: bool = False,
 ) -> Message:
     """Store one message. Call inside a transaction; takes the conversation row lock
-    to number the message."""
-    conversation = _lock_conversation(conversation_id)
+    to number the message. With `check_block`, raises NotAllowed("blocked")
+    when the participants blocked each other."""
     now = timezone.now()
-    seq = conversation.last_seq + 1
+    seq = _next_seq(conversation_id, now=now, check_block=check_block)
+    if seq is None:
+        if check_block and Conversation.objects.filter(pk=conversation_id).exists():
+            raise NotAllowed("Messages between you and this user are blocked.", code="blocked")
+        raise NotFound("No such conversation.")
     message = Message(
-        conversation=conversation,
+        conversation_id=conversation_id,
         seq=seq,
         sender=sender,
         kind=kind,
@@ -152,13 +183,13 @@ def _append(
         client_id=client_id,
         offer=offer,
         data=data or {},
+        created_at=now,
     )
     if image:
         message.image = image["name"]
         message.image_width = image["width"]
         message.image_height = image["height"]
     message.save(force_insert=True)
-    Conversation.objects.filter(pk=conversation.pk).update(last_seq=seq, last_message_at=now)
     return message
 
 
@@ -182,49 +213,163 @@ def _check_can_send(conversation: Conversation, sender: Any) -> None:
 
 
 def message_send(
-    *, conversation: Conversation, sender: Any, body: Any, client_id: Any = ""
+    *,
+    conversation: Conversation,
+    sender: Any,
+    body: Any,
+    client_id: Any = "",
+    broadcast: bool = True,
 ) -> tuple[Message, bool]:
-    """Store a text message and broadcast it after commit.
+    """Store a text message and (with `broadcast`) ring the group after commit.
 
     Returns (message, created). A retry with the same `client_id` returns the
-    stored message (created False) and broadcasts nothing new.
+    stored message (created False) and broadcasts nothing new. The websocket
+    consumer passes broadcast=False and sends from its own event loop once
+    this returns (the message is committed by then), which saves a hop from
+    the database thread back into the loop.
+
+    On PostgreSQL the whole write is one statement (see _insert_text_message):
+    number + row lock + block check, the message row and its outbox event.
+    Duplicates are found by the unique constraint, not a pre-check: the
+    IntegrityError undoes the statement (no gap in `seq`) and the stored
+    message is returned. The fraud/safety checks run from the outbox event
+    (`chat.message_sent`), after commit and off the socket server.
     """
     client_id = _clean_client_id(client_id)
     body = _clean_body(body)
-    _check_can_send(conversation, sender)
-    existing = _existing_by_client_id(conversation, sender, client_id)
-    if existing is not None:
-        return existing, False
+    if not _is_participant(conversation, sender):
+        raise NotFound("No such conversation.")
     try:
-        with transaction.atomic():
-            message = _append(
-                conversation.pk,
-                sender=sender,
-                kind=MessageKind.TEXT,
-                body=body,
-                client_id=client_id,
-            )
-            _after_message(conversation, message)
+        if connection.vendor == "postgresql":
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
+                message = _insert_text_message(conversation, sender, body, client_id)
+            if broadcast:
+                _broadcast_on_commit(
+                    conversation.pk, {"type": "chat.message", "message": message_payload(message)}
+                )
+        else:
+            with transaction.atomic():
+                message = _append(
+                    conversation.pk,
+                    sender=sender,
+                    kind=MessageKind.TEXT,
+                    body=body,
+                    client_id=client_id,
+                    check_block=True,
+                )
+                _after_message(conversation, message, broadcast=broadcast)
     except IntegrityError:
-        # The same client_id raced in from another connection: return the winner.
+        # The same client_id again (a retry, or a race from another connection).
         existing = _existing_by_client_id(conversation, sender, client_id)
         if existing is None:
             raise
         return existing, False
-    # Checked after commit: the message is delivered without waiting for the
-    # fraud model, and no row lock is held while it scores.
-    flagged = safety.run_checks(
-        body, {"sender_id": str(sender.pk), "conversation_id": str(conversation.pk)}
-    )
-    if flagged:
-        with transaction.atomic():
-            _record_flags(conversation, message, flagged)
     return message, True
+
+
+def _insert_text_message(
+    conversation: Conversation, sender: Any, body: str, client_id: str
+) -> Message:
+    """PostgreSQL: one statement, one round trip, and (outside a transaction)
+    no BEGIN/COMMIT round trips: a data-modifying CTE numbers the message
+    (UPDATE ... RETURNING takes the conversation row lock and refuses when the
+    participants blocked each other), inserts it, and inserts its
+    `chat.message_sent` outbox event. A statement is atomic, so a duplicate
+    client_id (IntegrityError) undoes all three. Columns come from the
+    models' _meta, so a column added later with a default still works."""
+    now = timezone.now()
+    message = Message(
+        id=uuid7(),
+        conversation_id=conversation.pk,
+        seq=0,
+        sender=sender,
+        kind=MessageKind.TEXT,
+        body=body,
+        client_id=client_id,
+        data={},
+        created_at=now,
+    )
+    event = outbox_batch.event_row(
+        topic=events.MESSAGE_SENT, payload=_message_event(conversation, message)
+    )
+    quote = connection.ops.quote_name
+    conv_table = quote(Conversation._meta.db_table)
+    block_table = quote(Block._meta.db_table)
+    params: list[Any] = [now, Conversation._meta.pk.get_db_prep_value(conversation.pk, connection)]
+
+    def columns(obj: Any, special: dict[str, str]) -> tuple[str, str]:
+        names, values = [], []
+        for f in type(obj)._meta.concrete_fields:
+            names.append(quote(f.column))
+            if f.attname in special:
+                values.append(special[f.attname])
+                if "%s" in special[f.attname]:
+                    params.append(f.get_db_prep_save(getattr(obj, f.attname), connection))
+            else:
+                values.append("%s")
+                params.append(f.get_db_prep_save(getattr(obj, f.attname), connection))
+        return ", ".join(names), ", ".join(values)
+
+    m_names, m_values = columns(message, {"seq": "c.last_seq"})
+    e_names, e_values = columns(
+        event, {"payload": "(%s::jsonb || jsonb_build_object('seq', m.seq))"}
+    )
+    sql = (
+        f"WITH c AS (UPDATE {conv_table} SET last_seq = last_seq + 1, last_message_at = %s"  # noqa: S608 - names from _meta, values as parameters
+        f" WHERE id = %s AND NOT EXISTS (SELECT 1 FROM {block_table} b WHERE"
+        f" (b.blocker_id = {conv_table}.buyer_id AND b.blocked_id = {conv_table}.seller_id)"
+        f" OR (b.blocker_id = {conv_table}.seller_id AND b.blocked_id = {conv_table}.buyer_id))"
+        f" RETURNING last_seq),"
+        f" m AS (INSERT INTO {quote(Message._meta.db_table)} ({m_names})"
+        f" SELECT {m_values} FROM c RETURNING seq),"
+        f" e AS (INSERT INTO {quote(type(event)._meta.db_table)} ({e_names})"
+        f" SELECT {e_values} FROM m RETURNING 1)"
+        f" SELECT seq FROM m"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        if Conversation.objects.filter(pk=conversation.pk).exists():
+            raise NotAllowed("Messages between you and this user are blocked.", code="blocked")
+        raise NotFound("No such conversation.")
+    message.seq = int(row[0])
+    message._state.adding = False
+    message._state.db = connection.alias
+    outbox_batch.after_insert(str(event.id))
+    return message
+
+
+def message_checks_run(*, message_id: Any) -> list[str]:
+    """Run the message checks (chat's rules, trust's fraud model) on a stored
+    message; record what they flag, warn the recipient and announce
+    `chat.message_flagged`. Called from the `chat.message_sent` outbox event,
+    so it runs after commit, off the socket server, and at most once per
+    message (the outbox records the delivery in the same transaction).
+    Returns the reasons flagged."""
+    message = (
+        Message.objects.select_related("conversation")
+        .filter(pk=message_id, kind=MessageKind.TEXT)
+        .first()
+    )
+    if message is None or not message.body or message.sender_id is None:
+        return []
+    if SafetySignal.objects.filter(message=message).exists():
+        return []  # already checked (the event was delivered twice)
+    conversation = message.conversation
+    flagged = safety.run_checks(
+        message.body,
+        {"sender_id": str(message.sender_id), "conversation_id": str(conversation.pk)},
+    )
+    if not flagged:
+        return []
+    with transaction.atomic():
+        return _record_flags(conversation, message, flagged)
 
 
 def _record_flags(
     conversation: Conversation, message: Message, flagged: list[tuple[str, safety.Verdict]]
-) -> None:
+) -> list[str]:
     reasons: list[str] = []
     for name, verdict in flagged:
         SafetySignal.objects.create(
@@ -254,26 +399,29 @@ def _record_flags(
                 "score": max((v.score or 0.0) for _, v in flagged),
             },
         )
+    return reasons
 
 
-def _after_message(conversation: Conversation, message: Message) -> None:
+def _message_event(conversation: Conversation, message: Message) -> dict[str, Any]:
+    return {
+        "conversation_id": str(conversation.pk),
+        "message_id": str(message.id),
+        "seq": message.seq,
+        "sender_id": str(message.sender_id) if message.sender_id else None,
+        "recipient_id": str(conversation.other_party(message.sender_id))
+        if message.sender_id
+        else None,
+        "listing_id": str(conversation.listing_id),
+        "kind": message.kind,
+    }
+
+
+def _after_message(conversation: Conversation, message: Message, *, broadcast: bool = True) -> None:
     """Broadcast a stored message after commit and announce it (same transaction)."""
-    payload = message_payload(message)
-    _broadcast_on_commit(conversation.pk, {"type": "chat.message", "message": payload})
-    publish(
-        topic=events.MESSAGE_SENT,
-        payload={
-            "conversation_id": str(conversation.pk),
-            "message_id": str(message.id),
-            "seq": message.seq,
-            "sender_id": str(message.sender_id) if message.sender_id else None,
-            "recipient_id": str(conversation.other_party(message.sender_id))
-            if message.sender_id
-            else None,
-            "listing_id": str(conversation.listing_id),
-            "kind": message.kind,
-        },
-    )
+    if broadcast:
+        payload = message_payload(message)
+        _broadcast_on_commit(conversation.pk, {"type": "chat.message", "message": payload})
+    publish_batched(topic=events.MESSAGE_SENT, payload=_message_event(conversation, message))
 
 
 def image_message_send(

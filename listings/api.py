@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from listings import selectors, services
 from listings.models import Condition, Listing, ListingStatus, Photo
+from marketplace.analytics.services import track
 from marketplace.api import MoneyField, ResultsPagination
 from marketplace.errors import NotFound
 from marketplace.ids import parse_uuid
@@ -410,6 +411,8 @@ class ListingDetailView(APIView):
                    summary="A listing (drafts and the like only for the seller and moderators)")
     def get(self, request: Request, listing_id: str) -> Response:
         detail = services.listing_view(listing_id=listing_id, viewer=request.user)
+        if detail.seller_id != request.user.pk:  # buffered, never raises
+            track("listing_viewed", listing_id=detail.id, request=request)
         return Response(ListingSerializer(detail, context={"request": request}).data)
 
     @extend_schema(tags=TAGS, parameters=[LISTING_ID], request=ListingInput,
@@ -507,6 +510,7 @@ class FavoriteView(APIView):
     def post(self, request: Request, listing_id: str) -> Response:
         listing = selectors.listing_get_for_user(listing_id=listing_id, user=request.user)
         services.favourite_add(listing=listing, user=request.user)
+        track("favourited", listing_id=listing.id, request=request)
         return _detail(request, listing.id)
 
     @extend_schema(tags=TAGS, parameters=[LISTING_ID], request=None,

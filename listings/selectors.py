@@ -341,3 +341,25 @@ def photo_ids_missing_variants(*, created_before: datetime, limit: int = 200) ->
         .order_by("created_at")
         .values_list("id", flat=True)[:limit]
     )
+
+
+def data_export_for(user: Any) -> Any:
+    """The user's own listings, photos and favourites for their data export
+    (registered with accounts' export registry in ListingsConfig.ready)."""
+    from marketplace.accounts.privacy import ExportPart
+
+    listings = list(Listing.objects.filter(seller=user).order_by("created_at").values())
+    photos = list(
+        Photo.objects.filter(listing__seller=user).order_by("listing_id", "position").values(
+            "id", "listing_id", "position", "image", "width", "height", "created_at"
+        )
+    )
+    for listing in listings:
+        listing["photos"] = [p for p in photos if p["listing_id"] == listing["id"]]
+    favourites = list(
+        Favourite.objects.filter(user=user).values("listing_id", "listing__title", "created_at")
+    )
+    files = [
+        (f"listings/{p['listing_id']}/{p['image'].rsplit('/', 1)[-1]}", p["image"]) for p in photos
+    ]
+    return ExportPart({"listings": listings, "favourites": favourites}, files)

@@ -922,7 +922,7 @@ def price_drop_notify(*, payload: dict[str, Any]) -> int:
                 "old_price": payload["old_price"],
                 "new_price": payload["new_price"],
             },
-            link=f"/listings/{listing.pk}/",
+            link=f"/items/{listing.pk}/",
             dedupe_key=f"price_drop:{listing.pk}:{new_price.amount_minor}",
         )
         count += 1
@@ -1108,3 +1108,67 @@ def photos_backfill_variants(*, older_than: timedelta = timedelta(minutes=5)) ->
         except Exception:
             logger.exception("listings: backfilling variants of photo %s failed", photo_id)
     return made
+
+
+# --- moderation ------------------------------------------------------------------------------
+
+
+def listings_withdraw_for_seller(*, seller: Any, reason: str = "suspended") -> int:
+    """Take every draft, held or active listing of `seller` down (a moderator
+    suspended the account): they leave search through the usual
+    `listing_withdrawn` events, which carry `reason`. Reserved listings stay
+    with their (frozen) orders. Each listing takes its own row lock; running
+    it again changes nothing. Returns how many were withdrawn."""
+    done = 0
+    ids = list(
+        Listing.objects.filter(
+            seller=seller, status__in=[S.DRAFT, S.PENDING_REVIEW, S.ACTIVE]
+        ).order_by("pk").values_list("pk", flat=True)
+    )
+    for listing_id in ids:
+        with transaction.atomic():
+            locked = _lock(listing_id)
+            if locked.status not in (S.DRAFT, S.PENDING_REVIEW, S.ACTIVE):
+                continue
+            previous = _set_status(locked, S.WITHDRAWN, timezone.now())
+            locked.save()
+            publish(topic=events.LISTING_WITHDRAWN,
+                    payload=_payload(locked, previous, reason=reason[:200]))
+            done += 1
+    return done
+
+
+def listing_reinstate(*, listing: Listing, actor: Any) -> Listing:
+    """Undo a moderator's removal (an appeal succeeded): withdrawn -> active
+    with a fresh expiry, relistable again. Takes the row lock."""
+    _require_moderator(actor)
+    with transaction.atomic():
+        locked = _lock(listing)
+        if locked.status == S.ACTIVE and not locked.removed_by_moderator:
+            return locked
+        if locked.status != S.WITHDRAWN or not locked.removed_by_moderator:
+            raise _refuse(locked, "reinstate")
+        now = timezone.now()
+        previous = _set_status(locked, S.ACTIVE, now)
+        locked.removed_by_moderator = False
+        locked.published_at = now
+        locked.expires_at = _expiry_from(now)
+        locked.save()
+        publish(topic=events.LISTING_APPROVED, payload=_payload(
+            locked, previous, actor_id=str(actor.pk), published_at=_iso(now),
+            expires_at=_iso(locked.expires_at),
+        ))
+    return locked
+
+
+def listings_withdraw_for_deleted_user(user: Any) -> None:
+    """Account deletion (accounts' anonymiser registry): the user's listings
+    leave the marketplace; reserved and sold ones stay for the open/closed
+    orders that point at them."""
+    open_statuses = (ListingStatus.DRAFT, ListingStatus.PENDING_REVIEW, ListingStatus.ACTIVE)
+    open_ids = Listing.objects.filter(seller=user, status__in=open_statuses).values_list(
+        "id", flat=True
+    )
+    for listing_id in list(open_ids):
+        listing_withdraw(listing=Listing(id=listing_id), actor=user)
+    Favourite.objects.filter(user=user).delete()

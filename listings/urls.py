@@ -1,6 +1,6 @@
 from django.urls import path
 
-from listings import api
+from listings import api, follows_api
 
 urlpatterns = [
     path("categories", api.CategoryListView.as_view(), name="categories"),
@@ -19,4 +19,6 @@ urlpatterns = [
     path("listings/<str:listing_id>/favorite", api.FavoriteView.as_view(),
          name="listing-favorite"),
     path("me/favorites", api.MyFavoritesView.as_view(), name="my-favorites"),
+    path("users/<str:user_id>/follow", follows_api.FollowView.as_view(), name="user-follow"),
+    path("me/following", follows_api.MyFollowingView.as_view(), name="my-following"),
 ]

@@ -18,11 +18,13 @@ from django.urls import path  # noqa: E402
 
 from chat.consumers import ChatConsumer  # noqa: E402
 from marketplace.consumers import WhoAmIConsumer  # noqa: E402
+from marketplace.notifications.consumers import NotificationsConsumer  # noqa: E402
 from marketplace.ws_auth import AuthStack  # noqa: E402
 
 websocket_urlpatterns = [
     path("ws/whoami/", WhoAmIConsumer.as_asgi()),
     path("ws/chat/<str:conversation_id>/", ChatConsumer.as_asgi()),
+    path("ws/notifications/", NotificationsConsumer.as_asgi()),
 ]
 
 application = ProtocolTypeRouter(

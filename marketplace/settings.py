@@ -74,10 +74,12 @@ INSTALLED_APPS = [
     "marketplace.accounts",
     "marketplace.outbox",
     "marketplace.notifications",
+    "marketplace.analytics",
     "listings",
     "search",
     "chat",
     "trust",
+    "moderation",
     "frontend",
 ]
 
@@ -89,6 +91,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "marketplace.accounts.middleware.SessionActivityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -135,6 +138,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- accounts -----------------------------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"
+# ModelBackend behind the failed-login throttle (covers the admin login too).
+AUTHENTICATION_BACKENDS = [
+    "marketplace.accounts.backends.ThrottledModelBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -217,7 +225,12 @@ if REDIS_URL:
     }
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # chat.layers: channels-redis' pub/sub layer (one PUBLISH per group
+            # send) that closes chat sockets when Redis is lost; set
+            # channels_redis.core.RedisChannelLayer to go back to the default.
+            "BACKEND": env.str(
+                "CHANNEL_LAYER_BACKEND", default="chat.layers.ChatPubSubChannelLayer"
+            ),
             "CONFIG": {
                 # socket_timeout above channels-redis' 5 s blocking read: redis-py's
                 # 5 s default made idle reads time out and close sockets (1011).
@@ -255,6 +268,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # the periodic dispatcher retries, so the request never waits on the broker.
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE = {
+    "accounts-anonymise-due": {
+        "task": "marketplace.accounts.tasks.anonymise_due_accounts",
+        "schedule": 3600.0,
+    },
+    "accounts-purge-data-exports": {
+        "task": "marketplace.accounts.tasks.purge_data_exports",
+        "schedule": 3600.0,
+    },
     "outbox-dispatch-pending": {
         "task": "marketplace.outbox.tasks.dispatch_pending",
         "schedule": env.float("OUTBOX_DISPATCH_INTERVAL", default=5.0),
@@ -291,6 +312,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "listings.tasks.flush_view_counts",
         "schedule": env.float("LISTINGS_VIEW_FLUSH_SECONDS", default=10.0),
     },
+    "moderation-refresh-queue": {
+        "task": "moderation.tasks.refresh_queue",
+        "schedule": 600.0,
+    },
 }
 
 # --- search -------------------------------------------------------------------------
@@ -315,7 +340,8 @@ API_THROTTLING = env.str("API_THROTTLING", default="on").lower() not in {"off", 
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # Per-device tokens (accounts); plain authtoken tokens still accepted.
+        "marketplace.accounts.authentication.SessionTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
@@ -355,6 +381,12 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ListingStatusEnum": "listings.models.ListingStatus",
         "OrderStatusEnum": "trust.models.OrderStatus",
+        "NotificationFrequencyEnum": "marketplace.notifications.kinds.FREQUENCIES",
+        "CaseStatusEnum": "moderation.models.CaseStatus",
+        "AppealStatusEnum": "moderation.models.AppealStatus",
+        "CaseTargetTypeEnum": "moderation.models.TargetType",
+        "ReportTargetTypeEnum": ["listing", "user", "message"],
+        "ReviewRoleEnum": "trust.reputation_models.ReviewRole",
     },
 }
 
@@ -376,13 +408,56 @@ if PRODUCTION:
     # /healthz is probed over plain HTTP by load balancers.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# --- account security and privacy (marketplace/accounts) -----------------------------
+
+# Fernet keys for personal data at rest, comma-separated (first encrypts, all
+# decrypt: rotate by prepending). Production must set it; development and tests
+# derive one from SECRET_KEY so the embedded mode runs without setup.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEY", default=[])
+if not FIELD_ENCRYPTION_KEYS:
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "DJANGO_ENV=production needs FIELD_ENCRYPTION_KEY (a Fernet key: "
+            "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key())')."
+        )
+    import base64 as _b64
+    import hashlib as _hashlib
+
+    FIELD_ENCRYPTION_KEYS = [
+        _b64.urlsafe_b64encode(
+            _hashlib.sha256(f"field-encryption:{SECRET_KEY}".encode()).digest()
+        ).decode()
+    ]
+# Failed logins: sliding-window counts per account and per IP; a lockout doubles
+# from BASE up to MAX seconds, so an attacker can never lock a victim out for long.
+LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=900)
+LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=5)
+LOGIN_FAILURES_PER_IP = env.int("LOGIN_FAILURES_PER_IP", default=30)
+LOGIN_LOCKOUT_BASE = env.int("LOGIN_LOCKOUT_BASE", default=30)
+LOGIN_LOCKOUT_MAX = env.int("LOGIN_LOCKOUT_MAX", default=900)
+TWO_FACTOR_ISSUER = env.str("TWO_FACTOR_ISSUER", default="Marketplace")
+TWO_FACTOR_REQUIRED_GROUPS = env.list("TWO_FACTOR_REQUIRED_GROUPS", default=["moderators"])
+STEP_UP_MINUTES = env.int("STEP_UP_MINUTES", default=10)
+SMS_PROVIDER = env.str("SMS_PROVIDER", default="marketplace.accounts.providers.SandboxSms")
+IDENTITY_PROVIDER = env.str(
+    "IDENTITY_PROVIDER", default="marketplace.accounts.providers.SandboxIdentity"
+)
+# Payouts above this amount (minor units) need a verified identity.
+PAYOUT_IDENTITY_THRESHOLD_MINOR = env.int("PAYOUT_IDENTITY_THRESHOLD_MINOR", default=200_000)
+ACCOUNT_DELETION_GRACE_DAYS = env.int("ACCOUNT_DELETION_GRACE_DAYS", default=14)
+DATA_EXPORT_LINK_MAX_AGE = env.int("DATA_EXPORT_LINK_MAX_AGE", default=7 * 24 * 3600)
+
 # --- logging ------------------------------------------------------------------------
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Masks passwords, tokens, secrets and phone numbers (marketplace/logredact.py).
+    "filters": {"redact": {"()": "marketplace.logredact.RedactingFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.request": {"level": "ERROR"},
@@ -430,7 +505,89 @@ ESCROW_PAY_WITHIN_MINUTES = env.int("ESCROW_PAY_WITHIN_MINUTES", default=30)
 ESCROW_SHIP_WITHIN_BUSINESS_DAYS = env.int("ESCROW_SHIP_WITHIN_BUSINESS_DAYS", default=3)
 ESCROW_CONFIRM_WINDOW_HOURS = env.float("ESCROW_CONFIRM_WINDOW_HOURS", default=48.0)
 ESCROW_DISPUTE_RESPONSE_HOURS = env.float("ESCROW_DISPUTE_RESPONSE_HOURS", default=72.0)
+# Photos each party may attach to one dispute (POST /api/orders/{id}/dispute/evidence).
+ESCROW_DISPUTE_EVIDENCE_MAX_PHOTOS = env.int("ESCROW_DISPUTE_EVIDENCE_MAX_PHOTOS", default=6)
 CHAT_OFFER_TTL_HOURS = env.float("CHAT_OFFER_TTL_HOURS", default=24.0)
 CHAT_MAX_OFFERS_PER_LISTING = env.int("CHAT_MAX_OFFERS_PER_LISTING", default=5)
 # (messages, seconds) per user across all conversations.
 CHAT_MESSAGE_RATE = tuple(env.list("CHAT_MESSAGE_RATE", cast=int, default=[30, 10]))
+# Threads (each with a DB connection) that store chat messages in one Daphne process:
+# concurrent commits share the WAL flush (one thread capped a process near 200 msg/s).
+CHAT_DB_THREADS = env.int("CHAT_DB_THREADS", default=8)
+# --- moderation ---
+# Banned words (matched case-insensitively, whole words for Latin scripts,
+# substrings for CJK) and category slugs; a hit puts a listing in the queue.
+MODERATION_PROHIBITED_KEYWORDS = env.list("MODERATION_PROHIBITED_KEYWORDS", default=[
+    # English
+    "counterfeit", "replica", "fake id", "firearm", "handgun", "ammunition", "cocaine",
+    "heroin", "elephant ivory", "rhino horn", "stolen goods",
+    # Chinese
+    "高仿", "仿冒", "假货", "枪支", "弹药", "毒品", "象牙", "犀牛角", "假证",
+    # German
+    "Fälschung", "Schusswaffe", "Munition", "Elfenbein", "gestohlen",
+    # French
+    "contrefaçon", "arme à feu", "munitions", "ivoire d'éléphant",
+])
+MODERATION_PROHIBITED_CATEGORIES = env.list("MODERATION_PROHIBITED_CATEGORIES", default=[])
+# Two photos whose 64-bit perceptual hashes differ in at most this many bits
+# are "the same picture" (re-encoded, resized, lightly edited).
+MODERATION_PHOTO_HASH_DISTANCE = env.int("MODERATION_PHOTO_HASH_DISTANCE", default=6)
+# Hours to a decision: severe cases (scam, prohibited, disputes) and the rest.
+MODERATION_SLA_HOURS_SEVERE = env.float("MODERATION_SLA_HOURS_SEVERE", default=24.0)
+MODERATION_SLA_HOURS_NORMAL = env.float("MODERATION_SLA_HOURS_NORMAL", default=72.0)
+MODERATION_APPEAL_WINDOW_DAYS = env.int("MODERATION_APPEAL_WINDOW_DAYS", default=183)
+# --- notifications ---
+# E-mail retries when the mail server fails: at most N, backoff base seconds doubled per try.
+NOTIFICATIONS_EMAIL_MAX_RETRIES = env.int("NOTIFICATIONS_EMAIL_MAX_RETRIES", default=5)
+NOTIFICATIONS_EMAIL_RETRY_BACKOFF = env.float("NOTIFICATIONS_EMAIL_RETRY_BACKOFF", default=30.0)
+# One e-mail per (recipient, group) in this many seconds: a chat burst gives one e-mail.
+NOTIFICATIONS_EMAIL_GROUP_WINDOW = env.int("NOTIFICATIONS_EMAIL_GROUP_WINDOW", default=900)
+# A pending e-mail older than this is handed to Celery again (broker outage, lost task).
+NOTIFICATIONS_EMAIL_STALE_AFTER = env.int("NOTIFICATIONS_EMAIL_STALE_AFTER", default=600)
+NOTIFICATIONS_DIGEST_HOUR = env.int("NOTIFICATIONS_DIGEST_HOUR", default=8)  # in TIME_ZONE
+NOTIFICATIONS_DIGEST_MAX_AGE_DAYS = env.int("NOTIFICATIONS_DIGEST_MAX_AGE_DAYS", default=7)
+
+
+def _notification_beat() -> dict:
+    from celery.schedules import crontab
+
+    return {
+        "notifications-daily-digest": {
+            "task": "marketplace.notifications.tasks.send_daily_digests",
+            "schedule": crontab(hour=NOTIFICATIONS_DIGEST_HOUR, minute=0),
+        },
+        "notifications-sweep-stale-emails": {
+            "task": "marketplace.notifications.tasks.sweep_stale_emails",
+            "schedule": 300.0,
+        },
+    }
+
+
+CELERY_BEAT_SCHEDULE.update(_notification_beat())
+
+
+# --- analytics and discovery (marketplace/analytics, search/feed.py) ---
+# Events wait in Redis (or in process) and are written in bulk this often.
+ANALYTICS_FLUSH_SECONDS = env.float("ANALYTICS_FLUSH_SECONDS", default=5.0)
+# Events older than this are deleted by a daily beat task.
+ANALYTICS_RETENTION_DAYS = env.int("ANALYTICS_RETENTION_DAYS", default=400)
+# Salt of the daily anonymous-visitor hash (defaults to SECRET_KEY).
+ANALYTICS_SALT = env.str("ANALYTICS_SALT", default="")
+# How often the item-item co-occurrence table behind GET /api/feed is rebuilt.
+RECOMMEND_REFRESH_SECONDS = env.float("RECOMMEND_REFRESH_SECONDS", default=3600.0)
+# The feed's popularity ranking (an aggregate over the event log) is cached this long.
+FEED_POPULAR_CACHE_SECONDS = env.int("FEED_POPULAR_CACHE_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE.update({
+    "analytics-flush-events": {
+        "task": "marketplace.analytics.tasks.flush_events",
+        "schedule": ANALYTICS_FLUSH_SECONDS,
+    },
+    "analytics-purge-events": {
+        "task": "marketplace.analytics.tasks.purge_events",
+        "schedule": 24 * 3600.0,
+    },
+    "search-refresh-recommendations": {
+        "task": "search.tasks.refresh_recommendations",
+        "schedule": RECOMMEND_REFRESH_SECONDS,
+    },
+})

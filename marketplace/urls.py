@@ -10,10 +10,12 @@ from marketplace import views
 
 api_patterns = [
     path("", include("marketplace.accounts.urls")),
+    path("", include("marketplace.notifications.urls")),
     path("", include("search.urls")),
     path("", include("chat.urls")),
     path("", include("trust.urls")),
     path("", include("listings.urls")),
+    path("", include("moderation.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
@@ -21,6 +23,7 @@ api_patterns = [
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("api/", include(api_patterns)),
+    path("notifications/", include("marketplace.notifications.web_urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("frontend.urls")),

@@ -95,6 +95,7 @@ cmd_test() {
     echo "model changes without a migration: run manage.py makemigrations" >&2; exit 1; }
   log "production settings pass check --deploy"
   DJANGO_ENV=production DJANGO_SECRET_KEY="$("$PY" -c 'import secrets;print(secrets.token_urlsafe(60))')" \
+    FIELD_ENCRYPTION_KEY="$("$PY" -c 'from cryptography.fernet import Fernet;print(Fernet.generate_key().decode())')" \
     DJANGO_ALLOWED_HOSTS=marketplace.example.com \
     "$PY" manage.py check --deploy --fail-level WARNING
   log "pytest (unit, integration, websocket end to end)"

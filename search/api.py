@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -11,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from listings.selectors import category_list, listing_get_for_user
+from marketplace.analytics.services import track
 from marketplace.api import MoneyField
 from search import selectors, services
 from search.models import SavedSearch
@@ -72,6 +74,13 @@ def _next_url(request: Request, *, cursor: str | None, page: int | None) -> str 
     return request.build_absolute_uri(request.path) + "?" + urlencode(query)
 
 
+def _search_props(params: Any, total: int) -> dict[str, Any]:
+    """What a search event keeps: the text, filters and result count; never
+    the searcher's coordinates."""
+    filters = {k: v for k, v in params.filters().items() if k not in ("lat", "lon", "q")}
+    return {"q": params.q[:200], "results": total, "filters": filters}
+
+
 class SearchView(APIView):
     permission_classes = [permissions.AllowAny]
 
@@ -92,6 +101,8 @@ class SearchView(APIView):
         names = _category_names()
         params = parse_search_params(request.query_params, known_categories=set(names))
         page = selectors.search_listings(params=params, category_names=names)
+        if params.page <= 1 and params.cursor is None:  # one event per search, not per page
+            track("searched", request=request, props=_search_props(params, page.total))
         return Response(
             {
                 "results": page.results,

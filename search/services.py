@@ -150,7 +150,7 @@ def saved_search_alerts_run(*, now: Any = None) -> int:
                         "listing_id": listing_id,
                         "title": getattr(hit, "title", ""),
                     },
-                    link=f"/listings/{listing_id}/",
+                    link=f"/items/{listing_id}/",
                     dedupe_key=key,
                 )
                 written += 1

@@ -26,3 +26,11 @@ def run_saved_search_alerts() -> int:
 def repair_index() -> int:
     """Nightly safety net: fix whatever the event stream missed."""
     return indexing.repair(indexing.check())
+
+
+@shared_task(ignore_result=True)
+def refresh_recommendations() -> int:
+    """Rebuild the item-item similarity table behind GET /api/feed."""
+    from search import recommend
+
+    return recommend.refresh()

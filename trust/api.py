@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.files.storage import default_storage
+from django.http import FileResponse
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import permissions, serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace.api import MoneyField, ResultsPagination
+from marketplace.errors import NotFound
 from marketplace.idempotency import idempotent
+from marketplace.ids import parse_uuid
 from marketplace.money import Money
 from trust import escrow, ledger, selectors
-from trust.models import Order
+from trust.models import DisputeEvidence, Order
 from trust.payments import SignatureError, parse_event, verify
 
 
@@ -106,6 +111,10 @@ class OrderSerializer(serializers.ModelSerializer):
             "respond_by": order.dispute_respond_by.isoformat()
             if order.dispute_respond_by
             else None,
+            "evidence": [
+                _evidence_item(self.context["request"], order, item)
+                for item in order.evidence.all()
+            ],
         }
 
 
@@ -126,7 +135,9 @@ class OrderListView(APIView):
     def get(self, request: Request) -> Response:
         paginator = ResultsPagination()
         page = paginator.paginate_queryset(
-            selectors.orders_for_user(user=request.user, role=request.query_params.get("role")),
+            selectors.orders_for_user(
+                user=request.user, role=request.query_params.get("role")
+            ).prefetch_related("evidence"),
             request,
             view=self,
         )
@@ -156,26 +167,50 @@ class OrderDetailView(APIView):
         return Response(OrderSerializer(order, context={"request": request}).data)
 
 
+class _OrderActionView(APIView):
+    """POST /api/orders/{id}/<action>: the access check (404 unless a party or a
+    moderator), the input checked by `serializer_class` (if any), one escrow
+    service call in `perform`, and the order as the party sees it."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class: type[serializers.Serializer] | None = None
+
+    def get_serializer_class(self) -> type[serializers.Serializer] | None:
+        return self.serializer_class  # read by drf-spectacular for the request schema
+
+    def perform(self, request: Request, order: Order, data: dict[str, Any]) -> Order:
+        raise NotImplementedError
+
+    @extend_schema(responses=OrderSerializer, tags=["orders"])
+    def post(self, request: Request, order_id: str) -> Response:
+        order = selectors.order_get_for_party(order_id=order_id, user=request.user)
+        data: dict[str, Any] = {}
+        if self.serializer_class is not None:
+            checked = self.serializer_class(data=request.data)
+            checked.is_valid(raise_exception=True)
+            data = dict(checked.validated_data)
+        return _answer(request, self.perform(request, order, data))
+
+
 class PayInput(serializers.Serializer):
     payment_method = serializers.CharField(max_length=40)
 
 
-class OrderPayView(APIView):
-    permission_classes = [permissions.IsAuthenticated]
+class OrderPayView(_OrderActionView):
+    serializer_class = PayInput
 
     @extend_schema(request=PayInput, responses=OrderSerializer, tags=["orders"])
     @idempotent
     def post(self, request: Request, order_id: str) -> Response:
-        order = selectors.order_get_for_party(order_id=order_id, user=request.user)
-        data = PayInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        order = escrow.order_pay(
+        return super().post(request, order_id)
+
+    def perform(self, request: Request, order: Order, data: dict[str, Any]) -> Order:
+        return escrow.order_pay(
             order=order,
             buyer=request.user,
-            payment_method=data.validated_data["payment_method"],
+            payment_method=data["payment_method"],
             idempotency_key=request.headers.get("Idempotency-Key", ""),
         )
-        return _answer(request, order)
 
 
 class ShipInput(serializers.Serializer):
@@ -183,59 +218,40 @@ class ShipInput(serializers.Serializer):
     tracking = serializers.CharField(max_length=100)
 
 
-class OrderShipView(APIView):
-    permission_classes = [permissions.IsAuthenticated]
+class OrderShipView(_OrderActionView):
+    serializer_class = ShipInput
 
-    @extend_schema(request=ShipInput, responses=OrderSerializer, tags=["orders"])
-    def post(self, request: Request, order_id: str) -> Response:
-        order = selectors.order_get_for_party(order_id=order_id, user=request.user)
-        data = ShipInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        return _answer(
-            request, escrow.order_ship(order=order, seller=request.user, **data.validated_data)
-        )
+    def perform(self, request: Request, order: Order, data: dict[str, Any]) -> Order:
+        return escrow.order_ship(order=order, seller=request.user, **data)
 
 
 class HandoverInput(serializers.Serializer):
     code = serializers.CharField(max_length=12)
 
 
-class OrderHandoverView(APIView):
-    permission_classes = [permissions.IsAuthenticated]
+class OrderHandoverView(_OrderActionView):
+    serializer_class = HandoverInput
 
-    @extend_schema(request=HandoverInput, responses=OrderSerializer, tags=["orders"])
-    def post(self, request: Request, order_id: str) -> Response:
-        order = selectors.order_get_for_party(order_id=order_id, user=request.user)
-        data = HandoverInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        return _answer(
-            request,
-            escrow.order_handover(
-                order=order, seller=request.user, code=data.validated_data["code"]
-            ),
-        )
+    def perform(self, request: Request, order: Order, data: dict[str, Any]) -> Order:
+        return escrow.order_handover(order=order, seller=request.user, code=data["code"])
 
 
-class OrderSimpleActionView(APIView):
-    permission_classes = [permissions.IsAuthenticated]
-    action = ""
+@extend_schema_view(post=extend_schema(request=None))
+class OrderConfirmView(_OrderActionView):
+    def perform(self, request: Request, order: Order, data: dict[str, Any]) -> Order:
+        return escrow.order_confirm(order=order, buyer=request.user)
 
-    @extend_schema(request=None, responses=OrderSerializer, tags=["orders"])
-    def post(self, request: Request, order_id: str) -> Response:
-        order = selectors.order_get_for_party(order_id=order_id, user=request.user)
-        if self.action == "confirm":
-            order = escrow.order_confirm(order=order, buyer=request.user)
-        elif self.action == "cancel":
-            order = escrow.order_cancel(
-                order=order,
-                actor=request.user,
-                reason=str(request.data.get("reason", ""))[:500]
-                if hasattr(request.data, "get")
-                else "",
-            )
-        elif self.action == "return_received":
-            order = escrow.dispute_return_received(order=order, seller=request.user)
-        return _answer(request, order)
+
+class CancelInput(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True)
+
+
+class OrderCancelView(_OrderActionView):
+    serializer_class = CancelInput
+
+    def perform(self, request: Request, order: Order, data: dict[str, Any]) -> Order:
+        reason = data.get("reason", "")[:500]  # a long reason is cut, not refused
+        return escrow.order_cancel(order=order, actor=request.user, reason=reason)
 
 
 class DisputeInput(serializers.Serializer):
@@ -243,22 +259,15 @@ class DisputeInput(serializers.Serializer):
     details = serializers.CharField(max_length=5000, required=False, allow_blank=True)
 
 
-class OrderDisputeView(APIView):
-    permission_classes = [permissions.IsAuthenticated]
+class OrderDisputeView(_OrderActionView):
+    serializer_class = DisputeInput
 
-    @extend_schema(request=DisputeInput, responses=OrderSerializer, tags=["orders"])
-    def post(self, request: Request, order_id: str) -> Response:
-        order = selectors.order_get_for_party(order_id=order_id, user=request.user)
-        data = DisputeInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        return _answer(
-            request,
-            escrow.order_dispute(
-                order=order,
-                buyer=request.user,
-                reason=data.validated_data["reason"],
-                details=data.validated_data.get("details", ""),
-            ),
+    def perform(self, request: Request, order: Order, data: dict[str, Any]) -> Order:
+        return escrow.order_dispute(
+            order=order,
+            buyer=request.user,
+            reason=data["reason"],
+            details=data.get("details", ""),
         )
 
 
@@ -267,37 +276,114 @@ class DisputeRespondInput(serializers.Serializer):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
-class DisputeRespondView(APIView):
-    permission_classes = [permissions.IsAuthenticated]
+class DisputeRespondView(_OrderActionView):
+    serializer_class = DisputeRespondInput
 
-    @extend_schema(request=DisputeRespondInput, responses=OrderSerializer, tags=["orders"])
-    def post(self, request: Request, order_id: str) -> Response:
-        order = selectors.order_get_for_party(order_id=order_id, user=request.user)
-        data = DisputeRespondInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        return _answer(
-            request,
-            escrow.dispute_seller_respond(
-                order=order,
-                seller=request.user,
-                action=data.validated_data["action"],
-                note=data.validated_data.get("note", ""),
-            ),
+    def perform(self, request: Request, order: Order, data: dict[str, Any]) -> Order:
+        return escrow.dispute_seller_respond(
+            order=order, seller=request.user, action=data["action"], note=data.get("note", "")
         )
 
 
-class ReturnShippedView(APIView):
-    permission_classes = [permissions.IsAuthenticated]
+class ReturnShippedView(_OrderActionView):
+    serializer_class = ShipInput
 
-    @extend_schema(request=ShipInput, responses=OrderSerializer, tags=["orders"])
+    def perform(self, request: Request, order: Order, data: dict[str, Any]) -> Order:
+        return escrow.dispute_return_shipped(order=order, buyer=request.user, **data)
+
+
+@extend_schema_view(post=extend_schema(request=None))
+class ReturnReceivedView(_OrderActionView):
+    def perform(self, request: Request, order: Order, data: dict[str, Any]) -> Order:
+        return escrow.dispute_return_received(order=order, seller=request.user)
+
+
+# --- dispute evidence photos ---------------------------------------------------------------------
+
+
+def _evidence_item(request: Request, order: Order, item: DisputeEvidence) -> dict[str, Any]:
+    return {
+        "id": str(item.pk),
+        "url": request.build_absolute_uri(
+            reverse("order-dispute-evidence-file", args=[str(order.pk), str(item.pk)])
+        ),
+        "uploaded_by": str(item.uploaded_by_id),
+        "role": "buyer" if item.uploaded_by_id == order.buyer_id else "seller",
+        "width": item.width,
+        "height": item.height,
+        "created_at": item.created_at.isoformat(),
+    }
+
+
+class EvidenceItem(serializers.Serializer):
+    """The shape of one evidence photo (for the schema; `_evidence_item` builds it)."""
+
+    id = serializers.UUIDField()
+    url = serializers.URLField()
+    uploaded_by = serializers.UUIDField()
+    role = serializers.ChoiceField(choices=["buyer", "seller"])
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class EvidenceUploadInput(serializers.Serializer):
+    image = serializers.ListField(child=serializers.ImageField(), help_text="one or more photos")
+
+
+class DisputeEvidenceView(APIView):
+    """The dispute's photos: both parties and moderators list them; the buyer
+    and the seller add theirs (multipart, field `image`, repeatable)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        responses=inline_serializer("DisputeEvidenceList", {"evidence": EvidenceItem(many=True)}),
+        tags=["orders"],
+    )
+    def get(self, request: Request, order_id: str) -> Response:
+        order = selectors.order_get_for_party(order_id=order_id, user=request.user)
+        items = order.evidence.all()
+        return Response({"evidence": [_evidence_item(request, order, item) for item in items]})
+
+    @extend_schema(
+        request={"multipart/form-data": EvidenceUploadInput},
+        responses={
+            201: inline_serializer("DisputeEvidenceAdded", {"evidence": EvidenceItem(many=True)})
+        },
+        tags=["orders"],
+    )
     def post(self, request: Request, order_id: str) -> Response:
         order = selectors.order_get_for_party(order_id=order_id, user=request.user)
-        data = ShipInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        return _answer(
-            request,
-            escrow.dispute_return_shipped(order=order, buyer=request.user, **data.validated_data),
+        uploads = request.FILES.getlist("image") + request.FILES.getlist("images")
+        items = escrow.dispute_evidence_add(order=order, actor=request.user, uploads=uploads)
+        return Response(
+            {"evidence": [_evidence_item(request, order, item) for item in items]},
+            status=status.HTTP_201_CREATED,
         )
+
+
+class DisputeEvidenceFileView(APIView):
+    """One evidence photo, streamed after the same access check as the order:
+    there is no public URL to leak."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(
+        operation_id="orders_dispute_evidence_file",
+        responses={(200, "image/jpeg"): bytes},
+        tags=["orders"],
+    )
+    def get(self, request: Request, order_id: str, evidence_id: str) -> FileResponse:
+        order = selectors.order_get_for_party(order_id=order_id, user=request.user)
+        uid = parse_uuid(evidence_id)
+        item = order.evidence.filter(pk=uid).first() if uid else None
+        if item is None:
+            raise NotFound("No such photo.")
+        response = FileResponse(default_storage.open(item.image.name), content_type="image/jpeg")
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
 
 
 class BalanceView(APIView):

@@ -11,8 +11,18 @@ class TrustConfig(AppConfig):
         from trust import reputation
 
         register_reputation_provider(reputation.reputation_summary)
+
+        from marketplace.accounts import privacy
+        from trust import selectors as trust_selectors
+
+        privacy.register_data_exporter("orders", trust_selectors.data_export_for)
+        privacy.register_deletion_check("open_orders", trust_selectors.deletion_blockers)
         register_seller_score_provider(reputation.seller_scores)
 
         from trust.fraud import checks as fraud_checks
 
         fraud_checks.register()  # publish check + chat message check (trust/fraud/checks.py)
+
+        from trust import events as trust_events
+
+        trust_events.register()  # order events -> notifications to buyer and seller

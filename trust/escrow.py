@@ -23,8 +23,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from listings import services as listing_services
@@ -36,12 +39,14 @@ from marketplace.outbox.services import publish
 from trust import ledger
 from trust.models import (
     AccountKind,
+    DisputeEvidence,
     DisputeState,
     Order,
     OrderEvent,
     OrderStatus,
     Payment,
     PaymentStatus,
+    evidence_upload_to,
 )
 from trust.payments import gateway
 
@@ -80,9 +85,42 @@ def add_business_days(start: datetime, days: int) -> datetime:
     return current
 
 
-def _lock(order: Order | Any) -> Order:
+def _conversation_subquery(listing_ref: Any, buyer_ref: Any) -> Subquery:
+    from chat.models import Conversation
+
+    return Subquery(
+        Conversation.objects.filter(listing_id=listing_ref, buyer_id=buyer_ref).values("pk")[:1]
+    )
+
+
+def _lock(order: Order | Any, *, count_payments: bool = False) -> Order:
+    """Lock and re-read the order row. The buyer-seller conversation's id rides
+    along in the same query (one round trip fewer for the system message), and
+    with `count_payments` the number of payment attempts (`payment_attempts`)."""
     order_id = order.pk if isinstance(order, Order) else order
-    return Order.objects.select_for_update(of=("self",)).get(pk=order_id)
+    qs = Order.objects.select_for_update(of=("self",)).annotate(
+        conversation_ref=_conversation_subquery(OuterRef("listing_id"), OuterRef("buyer_id"))
+    )
+    if count_payments:
+        qs = qs.annotate(
+            payment_attempts=Coalesce(
+                Subquery(
+                    Payment.objects.filter(order_id=OuterRef("pk"))
+                    .order_by()
+                    .values("order_id")
+                    .annotate(n=Count("pk"))
+                    .values("n")
+                ),
+                0,
+            )
+        )
+    return qs.get(pk=order_id)
+
+
+def _listing_ref(order: Order) -> Listing:
+    """The listing as the listings services take it: they lock and re-read the
+    row by its key themselves, so loading it here would be a wasted query."""
+    return Listing(pk=order.listing_id)
 
 
 def _refuse(order: Order, action: str) -> InvalidState:
@@ -197,12 +235,17 @@ def _conversation_note(order: Order, body: str) -> None:
     from chat.models import Conversation
     from chat.services import system_message_post
 
-    conversation = Conversation.objects.filter(
-        listing_id=order.listing_id, buyer_id=order.buyer_id
-    ).first()
-    if conversation is not None:
+    if hasattr(order, "conversation_ref"):  # read with the row lock (`_lock`)
+        conversation_id = order.conversation_ref
+    else:
+        conversation_id = (
+            Conversation.objects.filter(listing_id=order.listing_id, buyer_id=order.buyer_id)
+            .values_list("pk", flat=True)
+            .first()
+        )
+    if conversation_id is not None:
         system_message_post(
-            conversation_id=conversation.pk,
+            conversation_id=conversation_id,
             body=body,
             data={"order_id": str(order.pk), "status": order.status},
             dedupe_key=f"o:{str(order.pk)[-12:]}:{order.status}:{body[:20]}",
@@ -228,7 +271,12 @@ def order_create(*, buyer: Any, listing_id: Any, offer_id: Any = None) -> Order:
     if uid is None:
         raise NotFound("No such listing.")
     with transaction.atomic():
-        listing = Listing.objects.select_for_update(of=("self",)).filter(pk=uid).first()
+        listing = (
+            Listing.objects.select_for_update(of=("self",))
+            .annotate(conversation_ref=_conversation_subquery(OuterRef("pk"), buyer.pk))
+            .filter(pk=uid)
+            .first()
+        )
         if listing is None or listing.status not in (ListingStatus.ACTIVE, ListingStatus.RESERVED):
             from listings.selectors import listing_get_for_user
 
@@ -272,9 +320,10 @@ def order_create(*, buyer: Any, listing_id: Any, offer_id: Any = None) -> Order:
             delivery="ship" if listing.ships else "handover",
             handover_code=f"{secrets.randbelow(10**6):06d}",
         )
+        # No savepoint: on a clash the whole transaction rolls back anyway.
+        order.conversation_ref = listing.conversation_ref
         try:
-            with transaction.atomic():
-                order.save(force_insert=True)
+            order.save(force_insert=True)
         except IntegrityError:
             raise InvalidState(
                 "Someone else is already buying this listing.", state=ListingStatus.RESERVED
@@ -302,42 +351,40 @@ def order_pay(*, order: Order, buyer: Any, payment_method: str, idempotency_key:
     if not isinstance(payment_method, str) or not payment_method:
         raise ValidationFailed({"payment_method": ["Choose a payment method."]})
     with transaction.atomic():
-        locked = _lock(order)
+        locked = _lock(order, count_payments=True)
         if locked.status in (S.PAID, S.SHIPPED, S.DELIVERED, S.COMPLETED, S.PAYMENT_PENDING):
             return locked
         if locked.status != S.CREATED:
             raise _refuse(locked, "pay")
-        attempt = locked.payments.count() + 1
-        key = f"order:{locked.pk}:charge:{idempotency_key or attempt}"
+        # The attempt number came with the row lock, which keeps it stable until
+        # commit. Keys carry the order's id, so with no attempt yet there is no
+        # earlier payment with this key to look for.
+        attempts = locked.payment_attempts
+        key = f"order:{locked.pk}:charge:{idempotency_key or attempts + 1}"
         result = gateway().charge(amount=locked.price, method=payment_method, idempotency_key=key)
-        if result.status == "declined":
-            # Record the failure outside the rolled-back work, then refuse.
-            Payment.objects.get_or_create(
+        payment = Payment.objects.filter(idempotency_key=key).first() if attempts else None
+        if payment is None:
+            payment = Payment(
                 idempotency_key=key,
-                defaults=dict(
-                    order=locked,
-                    amount_minor=locked.price_minor,
-                    currency=locked.currency,
-                    method=payment_method,
-                    provider_reference=result.reference,
-                    status=PaymentStatus.FAILED,
-                    failure_reason=result.reason,
-                ),
+                order=locked,
+                amount_minor=locked.price_minor,
+                currency=locked.currency,
+                method=payment_method,
+                provider_reference=result.reference,
+                status=PaymentStatus.FAILED
+                if result.status == "declined"
+                else PaymentStatus.PENDING,
+                failure_reason=result.reason if result.status == "declined" else "",
             )
+            if result.status == "succeeded":
+                # Settled in the same insert (no second write).
+                payment.status, payment.settled_at = PaymentStatus.SUCCEEDED, timezone.now()
+            payment.save(force_insert=True)
+        if result.status == "declined":
+            # The failure is recorded (committed below), then refused.
             decline = PaymentDeclined(result.reason)
         else:
             decline = None
-            payment, _ = Payment.objects.get_or_create(
-                idempotency_key=key,
-                defaults=dict(
-                    order=locked,
-                    amount_minor=locked.price_minor,
-                    currency=locked.currency,
-                    method=payment_method,
-                    provider_reference=result.reference,
-                    status=PaymentStatus.PENDING,
-                ),
-            )
             if result.status == "succeeded":
                 _settle_payment(locked, payment)
             else:
@@ -350,10 +397,12 @@ def order_pay(*, order: Order, buyer: Any, payment_method: str, idempotency_key:
 
 
 def _settle_payment(order: Order, payment: Payment) -> None:
+    """Call with the order row locked."""
     now = timezone.now()
-    payment.status = PaymentStatus.SUCCEEDED
-    payment.settled_at = now
-    payment.save(update_fields=["status", "settled_at"])
+    if payment.status != PaymentStatus.SUCCEEDED:
+        payment.status = PaymentStatus.SUCCEEDED
+        payment.settled_at = now
+        payment.save(update_fields=["status", "settled_at"])
     _hold_funds(order)
     order.status = S.PAID
     order.paid_at = now
@@ -483,7 +532,7 @@ def _complete(locked: Order, *, actor: Any, action: str, note: str) -> None:
     _close(locked, S.COMPLETED, timezone.now())
     locked.dispute_state = DisputeState.RESOLVED if locked.dispute_state else ""
     locked.save()
-    listing_services.listing_mark_sold(listing=locked.listing, order_ref=f"order:{locked.pk}")
+    listing_services.listing_mark_sold(listing=_listing_ref(locked), order_ref=f"order:{locked.pk}")
     _record(locked, action, actor=actor, note=note)
     _conversation_note(locked, "Completed: the money was released to the seller.")
 
@@ -554,7 +603,7 @@ def _cancel_unpaid(locked: Order, *, actor: Any, note: str) -> None:
     _close(locked, S.CANCELLED, timezone.now())
     locked.save()
     listing_services.listing_release_reservation(
-        listing=locked.listing, order_ref=f"order:{locked.pk}"
+        listing=_listing_ref(locked), order_ref=f"order:{locked.pk}"
     )
     _record(locked, "cancelled", actor=actor, note=note)
     _conversation_note(locked, "The order was cancelled; the item is available again.")
@@ -565,7 +614,7 @@ def _cancel_with_refund(locked: Order, *, actor: Any, note: str) -> None:
     _close(locked, S.CANCELLED, timezone.now())
     locked.save()
     listing_services.listing_release_reservation(
-        listing=locked.listing, order_ref=f"order:{locked.pk}"
+        listing=_listing_ref(locked), order_ref=f"order:{locked.pk}"
     )
     _record(locked, "cancelled", actor=actor, note=note + " The buyer was refunded.")
     _conversation_note(locked, "The order was cancelled and the buyer refunded.")
@@ -671,7 +720,7 @@ def _refund_to_close(locked: Order, *, actor: Any, note: str) -> None:
     locked.dispute_state = DisputeState.RESOLVED
     locked.save()
     listing_services.listing_release_reservation(
-        listing=locked.listing, order_ref=f"order:{locked.pk}"
+        listing=_listing_ref(locked), order_ref=f"order:{locked.pk}"
     )
     _record(locked, "refunded", actor=actor, note=note)
     _conversation_note(locked, "The buyer was refunded.")
@@ -713,7 +762,7 @@ def dispute_resolve(
             locked.dispute_state = DisputeState.RESOLVED
             locked.save()
             listing_services.listing_mark_sold(
-                listing=locked.listing, order_ref=f"order:{locked.pk}"
+                listing=_listing_ref(locked), order_ref=f"order:{locked.pk}"
             )
             _record(
                 locked,
@@ -723,6 +772,71 @@ def dispute_resolve(
             )
             _conversation_note(locked, "A moderator split the payment.")
     return locked
+
+
+def _require_open_dispute(order: Order) -> None:
+    if order.status != S.DISPUTED or order.dispute_state == DisputeState.RESOLVED:
+        raise _refuse(order, "add evidence to")
+
+
+def dispute_evidence_add(*, order: Order, actor: Any, uploads: list[Any]) -> list[DisputeEvidence]:
+    """Attach photos to the open dispute of `order` (the buyer or the seller).
+
+    Every upload goes through the listings photo pipeline (size and pixel
+    caps, real image check, EXIF and GPS dropped by re-encoding) before any
+    lock is taken, since decoding is slow. Then, under the order row lock, the
+    dispute must still be open and the uploader stays within
+    ESCROW_DISPUTE_EVIDENCE_MAX_PHOTOS. All or nothing: one bad photo stores none.
+    """
+    from listings.photos import process_upload
+
+    if actor is None or actor.pk not in (order.buyer_id, order.seller_id):
+        raise NotAllowed("Only the buyer or the seller can add evidence.")
+    limit = settings.ESCROW_DISPUTE_EVIDENCE_MAX_PHOTOS
+    if not uploads:
+        raise ValidationFailed({"image": ["Attach at least one photo (field `image`)."]})
+    if len(uploads) > limit:
+        raise ValidationFailed({"image": [f"At most {limit} photos per party."]})
+    _require_open_dispute(order)  # fail fast, before decoding anything
+    processed = [process_upload(upload) for upload in uploads]
+    stored: list[str] = []
+    with transaction.atomic():
+        locked = _lock(order)
+        _require_open_dispute(locked)
+        already = DisputeEvidence.objects.filter(order=locked, uploaded_by_id=actor.pk).count()
+        if already + len(processed) > limit:
+            raise ValidationFailed(
+                {"image": [f"At most {limit} photos per party; you have {already}."]}
+            )
+        try:
+            items = []
+            for photo in processed:
+                item = DisputeEvidence(
+                    order=locked,
+                    uploaded_by_id=actor.pk,
+                    width=photo.width,
+                    height=photo.height,
+                    size_bytes=len(photo.content),
+                )
+                item.image.name = default_storage.save(
+                    evidence_upload_to(item, "evidence.jpg"), ContentFile(photo.content)
+                )
+                stored.append(item.image.name)
+                items.append(item)
+            DisputeEvidence.objects.bulk_create(items)
+            role = "buyer" if actor.pk == locked.buyer_id else "seller"
+            _record(
+                locked,
+                "evidence_added",
+                actor=actor,
+                note=f"The {role} added {len(items)} photo(s) as evidence.",
+                evidence=[str(item.pk) for item in items],
+            )
+        except Exception:
+            for name in stored:
+                default_storage.delete(name)
+            raise
+    return items
 
 
 # --- timers (Celery beat) -----------------------------------------------------------------------
@@ -794,3 +908,44 @@ def run_timers(*, now: datetime | None = None) -> dict[str, int]:
         "auto_released": orders_auto_release(now=now),
         "disputes_escalated": disputes_escalate_silent(now=now),
     }
+
+
+# --- moderation: freezing a suspended account's orders --------------------------------------
+
+
+def orders_freeze_for_user(*, user: Any, note: str = "") -> int:
+    """A moderator suspended `user` (buyer or seller): stop their open orders
+    for review. Unpaid ones are cancelled (no money moved); paid, shipped and
+    delivered ones become disputes escalated to a moderator (the funds stay
+    in escrow, no auto-release), which announces `trust.order_escalated` so
+    the moderation queue gets one case per order. Takes each order's row lock;
+    idempotent (already disputed orders are left as they are). Returns how
+    many orders changed. Moderation calls this; trust does not know moderation."""
+    note = note or "The account was suspended by a moderator."
+    changed = 0
+    order_ids = list(
+        Order.objects.filter(Q(buyer=user) | Q(seller=user))
+        .filter(status__in=[S.CREATED, S.PAID, S.SHIPPED, S.DELIVERED])
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for order_id in order_ids:
+        with transaction.atomic():
+            locked = _lock(order_id)
+            if locked.status == S.CREATED:
+                _cancel_unpaid(locked, actor=None, note=note)
+            elif locked.status in (S.PAID, S.SHIPPED, S.DELIVERED):
+                locked.status_before_dispute = locked.status
+                locked.status = S.DISPUTED
+                locked.release_at = None
+                locked.dispute_reason = "account_suspended"
+                locked.dispute_details = note
+                locked.dispute_state = DisputeState.ESCALATED
+                locked.dispute_respond_by = None
+                locked.save()
+                _record(locked, "escalated", note=note)
+                _conversation_note(locked, "This order is on hold while a moderator reviews it.")
+            else:
+                continue
+            changed += 1
+    return changed

@@ -25,8 +25,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
+from django.utils import timezone
 
 from marketplace.errors import DomainError
 from marketplace.money import Money
@@ -88,18 +89,52 @@ class Leg:
         return (self.debit or self.credit).currency  # type: ignore[union-attr]
 
 
+# One statement posts an entry: it inserts the entry (ON CONFLICT makes a
+# repeated key write nothing and return no row), its lines, and moves every
+# cached balance. The accounts are locked in key order first (LockRows sits
+# above the sort, and a row is updated only once `locked` has emitted it), so
+# postings that share the hot platform accounts never deadlock; the check
+# constraint refuses a negative balance, failing the whole statement.
+_POST_SQL = """
+WITH e AS (
+    INSERT INTO trust_journalentry (id, idempotency_key, kind, order_id, memo, created_at)
+    VALUES (%(id)s, %(key)s, %(kind)s, %(order)s, %(memo)s, %(at)s)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+), l AS (
+    INSERT INTO trust_journalline (entry_id, account_id, amount_minor, currency)
+    SELECT e.id, v.account_id, v.amount_minor, v.currency
+    FROM e CROSS JOIN unnest(%(line_accounts)s::uuid[], %(line_amounts)s::bigint[],
+                             %(line_currencies)s::varchar[])
+        AS v(account_id, amount_minor, currency)
+), locked AS MATERIALIZED (
+    SELECT id FROM trust_ledgeraccount
+    WHERE id = ANY(%(accounts)s::uuid[]) AND EXISTS (SELECT 1 FROM e)
+    ORDER BY key
+    FOR UPDATE
+), moved AS (
+    UPDATE trust_ledgeraccount a
+    SET balance_minor = a.balance_minor + d.amount_minor
+    FROM locked
+    JOIN unnest(%(accounts)s::uuid[], %(deltas)s::bigint[]) AS d(account_id, amount_minor)
+        ON d.account_id = locked.id
+    WHERE a.id = locked.id
+)
+SELECT id FROM e
+"""
+
+
 def post(
     *, idempotency_key: str, kind: str, legs: list[Leg], order: Order | None = None, memo: str = ""
 ) -> JournalEntry:
     """Post one balanced entry and update the cached balances.
 
-    Idempotent by key. Raises LedgerError if the legs do not balance or an
-    account would go negative (the whole transaction rolls back). Call inside
-    the caller's transaction (the order row is usually locked).
+    Idempotent by key: a repeated key returns the first entry and moves
+    nothing. Raises LedgerError if the legs do not balance or an account
+    would go negative; then the caller's transaction is spoilt and must roll
+    back (call inside the caller's `transaction.atomic`, usually with the
+    order row locked). One statement, whatever the number of legs.
     """
-    existing = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return existing
     legs = [leg for leg in legs if leg.signed != 0]
     totals: dict[str, int] = defaultdict(int)
     for leg in legs:
@@ -110,32 +145,39 @@ def post(
         totals[leg.currency] += leg.signed
     if not legs or any(totals.values()):
         raise LedgerError(f"Unbalanced entry {idempotency_key}: {dict(totals)}")
-    try:
-        with transaction.atomic():
-            entry = JournalEntry.objects.create(
-                idempotency_key=idempotency_key, kind=kind, order=order, memo=memo[:200]
+    entry = JournalEntry(idempotency_key=idempotency_key, kind=kind, order=order, memo=memo[:200])
+    entry.created_at = timezone.now()
+    deltas: dict[Any, int] = defaultdict(int)
+    for leg in legs:
+        deltas[leg.account.pk] += leg.signed if leg.account.debit_normal else -leg.signed
+    # savepoint=False: no extra round trip; a failure spoils the caller's
+    # transaction, which is what an overdraw must do anyway.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        try:
+            cursor.execute(
+                _POST_SQL,
+                {
+                    "id": entry.pk,
+                    "key": idempotency_key,
+                    "kind": kind,
+                    "order": order.pk if order is not None else None,
+                    "memo": entry.memo,
+                    "at": entry.created_at,
+                    "line_accounts": [leg.account.pk for leg in legs],
+                    "line_amounts": [leg.signed for leg in legs],
+                    "line_currencies": [leg.currency for leg in legs],
+                    "accounts": list(deltas),
+                    "deltas": list(deltas.values()),
+                },
             )
-            JournalLine.objects.bulk_create(
-                [
-                    JournalLine(
-                        entry=entry,
-                        account=leg.account,
-                        amount_minor=leg.signed,
-                        currency=leg.currency,
-                    )
-                    for leg in legs
-                ]
-            )
-            # Lock accounts in a fixed order so concurrent postings never deadlock.
-            for leg in sorted(legs, key=lambda item: item.account.key):
-                delta = leg.signed if leg.account.debit_normal else -leg.signed
-                LedgerAccount.objects.filter(pk=leg.account.pk).update(
-                    balance_minor=F("balance_minor") + delta
-                )
-    except IntegrityError as exc:
-        if JournalEntry.objects.filter(idempotency_key=idempotency_key).exists():
-            return JournalEntry.objects.get(idempotency_key=idempotency_key)
-        raise LedgerError(f"Entry {idempotency_key} would overdraw an account.") from exc
+            posted = cursor.fetchone() is not None
+        except IntegrityError as exc:
+            raise LedgerError(f"Entry {idempotency_key} would overdraw an account.") from exc
+    if not posted:
+        # The key was posted before (a retry, or a race we lost): nothing moved.
+        return JournalEntry.objects.get(idempotency_key=idempotency_key)
+    entry._state.adding = False
+    entry._state.db = "default"
     return entry
 
 

@@ -137,6 +137,33 @@ class OrderEvent(models.Model):
         return f"{self.order_id} {self.action} -> {self.status}"
 
 
+def evidence_upload_to(instance: DisputeEvidence, filename: str) -> str:
+    return f"disputes/{instance.order_id}/{instance.pk}.jpg"
+
+
+class DisputeEvidence(models.Model):
+    """A photo a party attached to a dispute. Stored re-encoded by the listings
+    photo pipeline (no EXIF, no GPS) and served only through the API to the two
+    parties and moderators, never by a public URL."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="evidence")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    image = models.FileField(max_length=255, upload_to=evidence_upload_to)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size_bytes = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"evidence {self.id} for {self.order_id}"
+
+
 # --- ledger --------------------------------------------------------------------------------
 
 

@@ -793,7 +793,7 @@ def review_submit(*, order: Order | Any, author: Any, rating: Any, comment: Any 
                     "order_id": str(locked.pk),
                     "closes_at": closes.isoformat() if closes else None,
                 },
-                link=f"/orders/{locked.pk}",
+                link=f"/orders/{locked.pk}/",
                 dedupe_key=f"review_waiting:{locked.pk}",
             )
     return review
@@ -858,7 +858,7 @@ def _reveal(order: Order, reviews: list[Review], *, now: datetime) -> None:
             recipient=party,
             kind="reviews_revealed",
             payload={"order_id": str(order.pk)},
-            link=f"/orders/{order.pk}",
+            link=f"/orders/{order.pk}/",
             dedupe_key=f"reviews_revealed:{order.pk}",
         )
     publish(

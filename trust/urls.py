@@ -10,12 +10,12 @@ urlpatterns = [
     path("orders/<str:order_id>/handover", api.OrderHandoverView.as_view(), name="order-handover"),
     path(
         "orders/<str:order_id>/confirm",
-        api.OrderSimpleActionView.as_view(action="confirm"),
+        api.OrderConfirmView.as_view(),
         name="order-confirm",
     ),
     path(
         "orders/<str:order_id>/cancel",
-        api.OrderSimpleActionView.as_view(action="cancel"),
+        api.OrderCancelView.as_view(),
         name="order-cancel",
     ),
     path("orders/<str:order_id>/dispute", api.OrderDisputeView.as_view(), name="order-dispute"),
@@ -31,8 +31,18 @@ urlpatterns = [
     ),
     path(
         "orders/<str:order_id>/dispute/return-received",
-        api.OrderSimpleActionView.as_view(action="return_received"),
+        api.ReturnReceivedView.as_view(),
         name="order-return-received",
+    ),
+    path(
+        "orders/<str:order_id>/dispute/evidence",
+        api.DisputeEvidenceView.as_view(),
+        name="order-dispute-evidence",
+    ),
+    path(
+        "orders/<str:order_id>/dispute/evidence/<str:evidence_id>",
+        api.DisputeEvidenceFileView.as_view(),
+        name="order-dispute-evidence-file",
     ),
     path("me/balance", api.BalanceView.as_view(), name="balance"),
     path("me/statement", api.StatementView.as_view(), name="statement"),

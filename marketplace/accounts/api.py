@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import permissions, serializers, status
 from rest_framework.request import Request
@@ -13,7 +12,6 @@ from rest_framework.views import APIView
 
 from marketplace.accounts import selectors, services
 from marketplace.accounts.models import User
-from marketplace.errors import ValidationFailed
 
 
 class AuthThrottled(APIView):
@@ -42,41 +40,6 @@ class RegisterView(AuthThrottled):
         data.is_valid(raise_exception=True)
         user = services.user_register(**data.validated_data)
         return Response(RegisterOutput(user).data, status=status.HTTP_201_CREATED)
-
-
-class TokenInput(serializers.Serializer):
-    username = serializers.CharField()
-    password = serializers.CharField(trim_whitespace=False)
-
-
-class TokenView(AuthThrottled):
-    @extend_schema(
-        request=TokenInput,
-        responses={200: inline_serializer("TokenOutput", {"token": serializers.CharField()})},
-        tags=["accounts"],
-    )
-    def post(self, request: Request) -> Response:
-        data = TokenInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = authenticate(
-            request._request,
-            username=data.validated_data["username"],
-            password=data.validated_data["password"],
-        )
-        if user is None:
-            raise ValidationFailed(
-                "Unable to log in with the given username and password.", code="invalid_login"
-            )
-        return Response({"token": services.auth_token_issue(user=user)})
-
-
-class LogoutView(APIView):
-    permission_classes = [permissions.IsAuthenticated]
-
-    @extend_schema(request=None, responses={204: None}, tags=["accounts"])
-    def post(self, request: Request) -> Response:
-        services.auth_token_revoke(user=request.user)
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class VerifyEmailInput(serializers.Serializer):
@@ -117,12 +80,22 @@ class ReputationSerializer(serializers.Serializer):
     badges = serializers.ListField(child=serializers.CharField())
 
 
+class VerificationSerializer(serializers.Serializer):
+    """Seller verification levels: e-mail, phone (SMS code), identity (document check)."""
+
+    email = serializers.BooleanField()
+    phone = serializers.BooleanField()
+    identity = serializers.BooleanField()
+    level = serializers.ChoiceField(choices=["none", "email", "phone", "identity"])
+
+
 class PublicProfileSerializer(serializers.ModelSerializer):
     display_name = serializers.CharField(source="public_name")
     avatar_url = serializers.SerializerMethodField()
     member_since = serializers.DateTimeField(source="date_joined")
     email_verified = serializers.BooleanField()
     reputation = serializers.SerializerMethodField()
+    verification = serializers.SerializerMethodField()
 
     class Meta:
         model = User
@@ -137,6 +110,7 @@ class PublicProfileSerializer(serializers.ModelSerializer):
             "member_since",
             "email_verified",
             "reputation",
+            "verification",
         ]
 
     def get_avatar_url(self, user: User) -> str | None:
@@ -146,10 +120,22 @@ class PublicProfileSerializer(serializers.ModelSerializer):
     def get_reputation(self, user: User) -> dict[str, Any]:
         return selectors.user_reputation(user=user)
 
+    @extend_schema_field(VerificationSerializer)
+    def get_verification(self, user: User) -> dict[str, Any]:
+        return selectors.verification_levels(user=user)
+
 
 class MeSerializer(PublicProfileSerializer):
+    phone = serializers.SerializerMethodField()
+
     class Meta(PublicProfileSerializer.Meta):
-        fields = [*PublicProfileSerializer.Meta.fields, "email"]
+        fields = [*PublicProfileSerializer.Meta.fields, "email", "phone", "deletion_due_at"]
+
+    def get_phone(self, user: User) -> str:
+        """Masked (+86*********78): the full number never leaves the server."""
+        from marketplace.accounts.verification import mask_phone
+
+        return mask_phone(user.phone)
 
 
 class MeUpdateInput(serializers.Serializer):
@@ -174,6 +160,25 @@ class MeView(APIView):
         data.is_valid(raise_exception=True)
         user = services.profile_update(user=request.user, **data.validated_data)
         return Response(MeSerializer(user).data)
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: inline_serializer(
+                "AccountDeletionScheduled", {"deletion_due_at": serializers.DateTimeField()}
+            )
+        },
+        tags=["accounts"],
+    )
+    def delete(self, request: Request) -> Response:
+        """Schedule account deletion after the grace period (step-up required);
+        `POST /api/me/restore` undoes it until then."""
+        from marketplace.accounts import privacy, security
+
+        user = privacy.account_deletion_schedule(
+            user=request.user, session=security.current_session(request)
+        )
+        return Response({"deletion_due_at": user.deletion_due_at}, status=status.HTTP_202_ACCEPTED)
 
 
 class UserDetailView(APIView):

@@ -11,6 +11,10 @@ class AccountsConfig(AppConfig):
 
         events.register()
 
+        from marketplace.accounts import signals
+
+        signals.register()
+
         from marketplace import seeding
         from marketplace.accounts.seed import seed_users
 

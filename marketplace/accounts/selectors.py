@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from marketplace.accounts.models import User
+from marketplace.accounts.models import User, UserSession
 from marketplace.errors import NotFound
 from marketplace.ids import parse_uuid
 
@@ -48,3 +48,63 @@ def user_get_public(*, user_id: Any) -> User:
 
 def user_get_by_login(*, username: str) -> User | None:
     return User.objects.filter(username__iexact=username).first()
+
+
+def sessions_active(*, user: User) -> QuerySet[UserSession]:
+    """The user's live sessions, most recently used first."""
+    return UserSession.objects.filter(user=user, ended_at__isnull=True).order_by(
+        "-last_seen_at", "-created_at"
+    )
+
+
+def payout_details(*, user: User) -> dict[str, Any]:
+    import json
+
+    try:
+        return json.loads(user.payout_details) if user.payout_details else {}
+    except ValueError:
+        return {}
+
+
+def payout_details_masked(*, user: User) -> dict[str, Any]:
+    details = payout_details(user=user)
+    number = str(details.get("account_number") or "")
+    return {
+        "method": details.get("method"),
+        "account_name": details.get("account_name"),
+        "account_number_last4": number[-4:] if number else None,
+    }
+
+
+def verification_levels(*, user: User) -> dict[str, Any]:
+    """What was verified about a user (shown on public profiles)."""
+    level = "none"
+    for name, done in (
+        ("email", user.email_verified),
+        ("phone", user.phone_verified),
+        ("identity", user.identity_verified),
+    ):
+        if done:
+            level = name
+    return {
+        "email": user.email_verified,
+        "phone": user.phone_verified,
+        "identity": user.identity_verified,
+        "level": level,
+    }
+
+
+def user_can_receive_payout(user: User, amount: Any) -> bool:
+    """Payouts above PAYOUT_IDENTITY_THRESHOLD_MINOR need a verified identity.
+
+    `amount` is a Money or integer minor units. The payout code (trust) should
+    call this before paying a seller out; deleted or inactive accounts never can.
+    """
+    from django.conf import settings
+
+    minor = getattr(amount, "amount_minor", amount)
+    if not user.is_active or user.deleted_at is not None:
+        return False
+    if int(minor) > settings.PAYOUT_IDENTITY_THRESHOLD_MINOR:
+        return user.identity_verified
+    return True

@@ -149,3 +149,71 @@ def auth_token_issue(*, user: User) -> str:
 
 def auth_token_revoke(*, user: User) -> None:
     Token.objects.filter(user=user).delete()
+
+
+# --- step-up protected changes (see security.py for step-up itself) -------------------------
+
+
+def email_change(*, user: User, session: Any, email: str) -> User:
+    """Change the e-mail (step-up required); it must be verified again."""
+    from marketplace.accounts.security import step_up_require
+
+    step_up_require(session=session)
+    email = _validate_email(email)
+    if User.objects.filter(email__iexact=email).exclude(id=user.id).exists():
+        raise ValidationFailed({"email": ["An account with this e-mail already exists."]})
+    try:
+        with transaction.atomic():
+            user.email = email
+            user.email_verified_at = None
+            user.save(update_fields=["email", "email_verified_at"])
+    except IntegrityError:
+        raise ValidationFailed({"email": ["An account with this e-mail already exists."]}) from None
+    user_id = user.id
+    transaction.on_commit(lambda: email_verification_send(user_id=user_id))
+    return user
+
+
+def password_change(*, user: User, session: Any, new_password: str) -> None:
+    """Set a new password (step-up required) and end every other session."""
+    from marketplace.accounts.security import sessions_end_all, step_up_require
+
+    step_up_require(session=session)
+    try:
+        password_validation.validate_password(new_password, user=user)
+    except DjangoValidationError as exc:
+        raise ValidationFailed({"new_password": list(exc.messages)}) from None
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        sessions_end_all(user=user, except_session=session)
+        # A plain authtoken token not yet seen as a session goes too.
+        legacy = Token.objects.filter(user=user).first()
+        if legacy is not None and not _is_session_token(session, legacy.key):
+            legacy.delete()
+
+
+def _is_session_token(session: Any, key: str) -> bool:
+    import hashlib
+
+    token_hash = getattr(session, "token_hash", None)
+    return bool(token_hash) and token_hash == hashlib.sha256(key.encode()).hexdigest()
+
+
+def payout_details_set(
+    *, user: User, session: Any, method: str, account_name: str, account_number: str
+) -> User:
+    """Where payouts go (step-up required); stored encrypted."""
+    import json
+
+    from marketplace.accounts.security import step_up_require
+
+    step_up_require(session=session)
+    number = "".join(str(account_number).split())
+    if not re.fullmatch(r"[A-Za-z0-9@.+_-]{4,64}", number):
+        raise ValidationFailed({"account_number": ["4-64 letters, digits or @ . + _ -"]})
+    user.payout_details = json.dumps(
+        {"method": method, "account_name": account_name.strip(), "account_number": number}
+    )
+    user.save(update_fields=["payout_details"])
+    return user

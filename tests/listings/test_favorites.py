@@ -143,7 +143,7 @@ def test_price_drop_notifies_each_favouriter_once(user_client, watched,
         "old_price": {"amount_minor": 50_000, "currency": "CNY"},
         "new_price": {"amount_minor": 42_000, "currency": "CNY"},
     }
-    assert note.link == f"/listings/{listing.id}/"
+    assert note.link == f"/items/{listing.id}/"
     assert note.read_at is None
 
 

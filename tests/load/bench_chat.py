@@ -23,9 +23,14 @@ a busy 2-core machine (--idle 10000 adds about 5 minutes of handshakes).
    and after), API_THROTTLING=off (no chat rate limit), DJANGO_DEBUG=false,
    ELASTICSEARCH_URL=http://127.0.0.1:9 (unused by chat),
    MARKETPLACE_VAR_DIR=/tmp/bench_chat_var. With REDIS_URL set
-   Celery is not eager: every message's outbox event is handed to the broker
-   (a Redis list in db 13) after commit and no worker runs; that is the
-   production path minus the worker, and the queue is thrown away at the end.
+   Celery is not eager: message outbox events are handed to the broker in
+   batches (chat.outbox_batch, a Redis list in db 13) and no worker runs (so
+   the fraud/safety checks, which run from that event, cost Daphne nothing);
+   that is the production path minus the worker, and the queue is thrown away
+   at the end. The channel layer is settings' default (chat.layers, pub/sub);
+   CHANNEL_LAYER_BACKEND=channels_redis.core.RedisChannelLayer compares.
+   --processes N starts N Daphne processes for the load phase (sockets
+   round-robin, as behind a balancer).
 3. Idle connections: --idle authenticated sockets (each sends one `sync` frame
    and waits for `synced`, which proves it is authorised and in its group),
    opened with bounded concurrency; Daphne's VmRSS before and after gives the
@@ -79,6 +84,7 @@ DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/marketplace_bench_chat"
 BENCH_REDIS = "redis://127.0.0.1:6379/13"
 ORIGIN = "http://127.0.0.1"
 RESERVED = 8  # conversations kept for the in-process breakdown
+EXTRA_PORTS: list[int] = []  # --processes N: the other Daphne processes (load phase only)
 TARGET_RATE = 1000  # messages/s persisted and delivered to both participants
 TARGET_P95_MS = 100.0
 TARGET_IDLE = 10_000
@@ -486,7 +492,7 @@ def flush_bench_redis() -> None:
 # --- Daphne -----------------------------------------------------------------------------------
 
 
-def start_daphne(port: int, nofile: int) -> subprocess.Popen:
+def start_daphne(port: int, nofile: int, log_path: Path = LOG_PATH) -> subprocess.Popen:
     env = {**os.environ, **SERVER_ENV}
 
     def raise_limit() -> None:  # runs in the child before exec
@@ -496,7 +502,7 @@ def start_daphne(port: int, nofile: int) -> subprocess.Popen:
         except (ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
-    log = open(LOG_PATH, "wb")  # noqa: SIM115 - handed to the child
+    log = open(log_path, "wb")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
          "marketplace.asgi:application"],
@@ -506,12 +512,12 @@ def start_daphne(port: int, nofile: int) -> subprocess.Popen:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            sys.exit(f"daphne exited at start-up: {LOG_PATH.read_text()[-2000:]}")
+            sys.exit(f"daphne exited at start-up: {log_path.read_text()[-2000:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 limit = _proc_nofile(proc.pid)
                 print(f"daphne pid {proc.pid} on 127.0.0.1:{port}, open-files limit {limit}, "
-                      f"log {LOG_PATH}")
+                      f"log {log_path}")
                 return proc
         except OSError:
             time.sleep(0.1)
@@ -902,9 +908,15 @@ async def load_phase(port: int, pid: int, chats: list[Chat], rates: list[float],
     if float(context.split()[2]) > (os.cpu_count() or 1):
         print("  WARNING: the machine is busy with other work: figures below are depressed")
     urls = []
-    for chat in chats:
-        urls += [chat_url(port, chat.conversation, chat.buyer_token),
-                 chat_url(port, chat.conversation, chat.seller_token)]
+    ports = [port, *EXTRA_PORTS]
+    if EXTRA_PORTS:
+        print(f"  {len(ports)} Daphne processes: sockets spread round-robin (with 2, every "
+              f"buyer is on the first and every seller on the second, so every message crosses "
+              f"processes through Redis); CPU and fd figures are the first process's only")
+    for i, chat in enumerate(chats):
+        urls += [chat_url(ports[(2 * i) % len(ports)], chat.conversation, chat.buyer_token),
+                 chat_url(ports[(2 * i + 1) % len(ports)], chat.conversation,
+                          chat.seller_token)]
     sockets, times, failures = await open_many(urls, 50)
     if failures:
         print(f"  connection failures: {dict(failures)}")
@@ -1353,6 +1365,9 @@ def parse_args() -> argparse.Namespace:
                              "last step's profile is summarised")
     parser.add_argument("--breakdown-messages", type=int, default=300)
     parser.add_argument("--no-breakdown", action="store_true")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="Daphne processes for the load phase (as behind a balancer); the "
+                             "idle phase always uses the first one")
     return parser.parse_args()
 
 
@@ -1405,11 +1420,18 @@ def main() -> None:
     connections.close_all()
     flush_bench_redis()
     proc = start_daphne(free_port(), soft)
+    extras = []
+    for k in range(1, args.processes):
+        extra_port = free_port()
+        extras.append(start_daphne(extra_port, soft, Path(f"/tmp/bench_chat_daphne_{k}.log")))
+        EXTRA_PORTS.append(extra_port)
     started = time.perf_counter()
     try:
         port = int(proc.args[proc.args.index("-p") + 1])
         asyncio.run(run(args, port, proc.pid, chats))
     finally:
+        for extra in extras:
+            stop_process(extra, "daphne")
         stop_process(proc, "daphne")
         flush_bench_redis()
         print(f"\ndaphne stopped; Redis db 13 flushed; run took "

@@ -5,10 +5,14 @@
 
 Creates N active listings, then runs N complete orders through the escrow
 services (order_create -> order_pay(card_ok) -> order_ship -> order_confirm:
-4 transactions, 3 ledger entries, listing reserve/sold, timeline rows and
+4 transactions, 2 ledger entries, listing reserve/sold, timeline rows and
 outbox events each) on --threads threads with their own connections, and
-prints completed orders/s and per-step latency. Ends with `ledger.audit()`
-over the whole ledger and prints how long it took. Target: 100 orders/s.
+prints completed orders/s and per-step latency, then figures that do not
+depend on how loaded the machine is (SQL statements and client CPU per
+order) and the share of time spent handing outbox events to the broker after
+commit (the kernel's `enqueue`, one UPDATE and one broker call per event).
+Ends with `ledger.audit()` over the whole ledger and prints how long it
+took. Target: 100 orders/s.
 
 DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/marketplace_bench_escrow
 (created and migrated if missing; emptied first: it must be named *bench*).
@@ -60,6 +64,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--deliver", action="store_true",
+                        help="add the carrier's 'delivered' step (a 5th transaction)")
     args = parser.parse_args()
     ensure_database(os.environ["DATABASE_URL"])
 
@@ -90,6 +96,7 @@ def main() -> None:
                                              password="x") for i in range(50)]
     category = Category.objects.get(slug="other")
     now = timezone.now()
+    lock = threading.Lock()
     listings = Listing.objects.bulk_create([
         Listing(seller=sellers[i % len(sellers)], category=category, title=f"Bench item {i}",
                 condition="good", price_minor=10_000 + i, price_currency="CNY", ships=True,
@@ -97,12 +104,36 @@ def main() -> None:
         for i in range(args.orders)
     ], batch_size=2000)
 
-    steps: dict[str, list[float]] = {"create": [], "pay": [], "ship": [], "confirm": []}
+    # Time the outbox hand-over (the kernel's on-commit enqueue: one UPDATE and
+    # one broker call per event) separately from the escrow services.
+    from marketplace.outbox import services as outbox_services
+
+    real_enqueue = outbox_services.enqueue
+    enqueue_time = [0.0, 0]
+
+    def timed_enqueue(*, event_id: object) -> bool:
+        t = time.perf_counter()
+        try:
+            return real_enqueue(event_id=event_id)
+        finally:
+            with lock:
+                enqueue_time[0] += time.perf_counter() - t
+                enqueue_time[1] += 1
+
+    outbox_services.enqueue = timed_enqueue
+    steps: dict[str, list[float]] = {"create": [], "pay": [], "ship": [], "deliver": [],
+                                     "confirm": []}
     errors: list[str] = []
-    lock = threading.Lock()
+
+    statements = [0]
+
+    def count_statement(execute, sql, params, many, context):  # noqa: ANN001, ANN202
+        statements[0] += 1  # a race between threads can lose a count or two: fine
+        return execute(sql, params, many, context)
 
     def worker(chunk: list[Listing], offset: int) -> None:
         local: dict[str, list[float]] = {k: [] for k in steps}
+        connection.execute_wrappers.append(count_statement)
         try:
             for i, listing in enumerate(chunk):
                 buyer = buyers[(offset + i) % len(buyers)]
@@ -115,13 +146,18 @@ def main() -> None:
                 escrow.order_ship(order=order, seller=listing.seller, carrier="SF",
                                   tracking=f"SF{offset + i:08d}")
                 t3 = time.perf_counter()
+                if args.deliver:
+                    escrow.order_mark_delivered(order=order)
+                t3d = time.perf_counter()
                 escrow.order_confirm(order=order, buyer=buyer)
                 t4 = time.perf_counter()
                 del seller
                 local["create"].append(t1 - t0)
                 local["pay"].append(t2 - t1)
                 local["ship"].append(t3 - t2)
-                local["confirm"].append(t4 - t3)
+                if args.deliver:
+                    local["deliver"].append(t3d - t3)
+                local["confirm"].append(t4 - t3d)
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(repr(exc))
         finally:
@@ -131,8 +167,11 @@ def main() -> None:
                     steps[key].extend(values)
 
     chunks = [listings[i::args.threads] for i in range(args.threads)]
-    print(f"Running {args.orders} full orders on {args.threads} threads ...", flush=True)
+    lifecycle = "create, pay, ship, " + ("deliver, " if args.deliver else "") + "confirm"
+    print(f"Running {args.orders} full orders ({lifecycle}) on {args.threads} threads ...",
+          flush=True)
     started = time.perf_counter()
+    cpu_started = time.process_time()
     threads = [threading.Thread(target=worker, args=(chunk, n * 100_000))
                for n, chunk in enumerate(chunks)]
     for thread in threads:
@@ -140,6 +179,7 @@ def main() -> None:
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     completed = Order.objects.filter(status="completed").count()
     print(f"\ncompleted orders: {completed} in {elapsed:.1f}s -> {completed / elapsed:,.1f} "
           f"full orders/s (target >= 100)")
@@ -147,6 +187,16 @@ def main() -> None:
         if values:
             print(f"  {name:<8} p50 {pct(values, .5):6.1f} ms  p95 {pct(values, .95):6.1f} ms  "
                   f"mean {statistics.fmean(values) * 1000:6.1f} ms")
+    if completed:
+        # Figures that do not depend on how loaded the machine is.
+        print(f"  per order: {statements[0] / completed:.1f} SQL statements (BEGIN/COMMIT "
+              f"not counted; the outbox hand-over included), {cpu / completed * 1000:.1f} ms "
+              f"of this process's CPU")
+    total_step_time = sum(sum(values) for values in steps.values())
+    if completed and total_step_time:
+        print(f"  outbox hand-over after commit (kernel enqueue): {enqueue_time[1]} events, "
+              f"{enqueue_time[0] / completed * 1000:.1f} ms per order = "
+              f"{enqueue_time[0] / total_step_time:.0%} of the services' time")
     if errors:
         print(f"errors: {len(errors)}; first: {errors[0]}")
     t0 = time.perf_counter()

@@ -67,12 +67,21 @@ def test_registration_succeeds_while_redis_is_down_and_email_goes_out_once_it_is
 def test_events_flow_through_a_real_worker_when_redis_is_up(
     api_client, celery_worker_on_shared_redis
 ):
-    response = api_client.post(
-        "/api/auth/register",
-        {"username": "online", "email": "online@example.com", "password": "sturdy-Pass-42"},
-        format="json",
-    )
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = api_client.post(
+            "/api/auth/register",
+            {"username": "online", "email": "online@example.com", "password": "sturdy-Pass-42"},
+            format="json",
+        )
 
     assert response.status_code == 201
+    # The event row is written already marked as handed over: after commit
+    # only the broker is called, no second committed UPDATE of the row.
+    table = OutboxEvent._meta.db_table
+    assert not [q for q in queries.captured_queries
+                if q["sql"].startswith(f'UPDATE "{table}"')]
     assert wait_for(lambda: len(mail.outbox) == 1)
     assert OutboxEvent.objects.get(topic="accounts.user_registered").delivered_at is not None

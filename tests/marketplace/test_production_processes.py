@@ -23,6 +23,7 @@ def test_gunicorn_serves_the_api_with_production_settings(search_url, settings):
         **os.environ,
         "DJANGO_ENV": "production",
         "DJANGO_SECRET_KEY": uuid.uuid4().hex * 2,
+        "FIELD_ENCRYPTION_KEY": "q9nN2X4bqmVtP8d0m7mN3zM2k1lJ5vR6wYcT0sE4aFk=",
         "DATABASE_URL": _test_database_url(),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "ELASTICSEARCH_URL": search_url,

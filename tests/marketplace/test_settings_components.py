@@ -86,7 +86,7 @@ def test_set_variables_select_the_real_components():
 
     assert config["database"] == "django.db.backends.postgresql"
     assert config["cache"] == "django_redis.cache.RedisCache"
-    assert config["channel_layer"] == "channels_redis.core.RedisChannelLayer"
+    assert config["channel_layer"] == "chat.layers.ChatPubSubChannelLayer"  # channels-redis pub/sub
     assert config["eager"] is False
     assert config["broker"] == "redis://127.0.0.1:6379/3"
     assert config["storage"] == "storages.backends.s3.S3Storage"
@@ -118,6 +118,7 @@ def test_production_settings_pass_check_deploy():
     env.update(
         DJANGO_ENV="production",
         DJANGO_SECRET_KEY=uuid.uuid4().hex * 2,
+        FIELD_ENCRYPTION_KEY="q9nN2X4bqmVtP8d0m7mN3zM2k1lJ5vR6wYcT0sE4aFk=",
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/marketplace",
         DJANGO_ALLOWED_HOSTS="marketplace.example.com",
     )
@@ -162,10 +163,10 @@ def test_cache_goes_to_real_redis(settings):
 
 async def test_channel_layer_round_trips_through_real_redis():
     from channels.layers import get_channel_layer
-    from channels_redis.core import RedisChannelLayer
+    from channels_redis.pubsub import RedisPubSubChannelLayer
 
     layer = get_channel_layer()
-    assert isinstance(layer, RedisChannelLayer)
+    assert isinstance(layer, RedisPubSubChannelLayer)
     channel = await layer.new_channel()
     await layer.send(channel, {"type": "probe", "n": 7})
     assert (await layer.receive(channel))["n"] == 7

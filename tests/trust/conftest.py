@@ -26,3 +26,13 @@ def listing(seller):
         negotiable=True,
         title="Fujifilm X100V",
     )
+
+
+@pytest.fixture
+def moderator(db):
+    """A user who may see every order (the `trust.view_order` permission)."""
+    from django.contrib.auth.models import Permission
+
+    user = UserFactory()
+    user.user_permissions.add(Permission.objects.get(codename="view_order"))
+    return user

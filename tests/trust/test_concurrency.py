@@ -113,3 +113,50 @@ def test_confirm_and_auto_release_racing_release_once():
     assert all(o[0] == "ok" for o in outcomes), outcomes
     assert ledger.user_available(seller.pk, "CNY").amount_minor == 28_500
     assert ledger.audit().ok
+
+
+def test_concurrent_payments_releases_and_refunds_on_shared_accounts_never_deadlock():
+    """Every posting locks the hot platform accounts (escrow, gateway, fees,
+    refunds) in key order in one statement, so orders paid, released and
+    refunded at the same time neither deadlock nor lose money."""
+    sellers = [UserFactory() for _ in range(2)]
+    buyers = [UserFactory() for _ in range(8)]
+    orders = []
+    for i, buyer in enumerate(buyers):
+        listing = ListingFactory(
+            seller=sellers[i % 2], active=True, price_minor=10_000 + i, ships=True
+        )
+        order = escrow.order_create(buyer=buyer, listing_id=listing.id)
+        if i % 4:  # three of four are paid (and shipped) up front
+            order = escrow.order_pay(order=order, buyer=buyer, payment_method="card_ok")
+            order = escrow.order_ship(
+                order=order, seller=sellers[i % 2], carrier="SF", tracking=f"SF{i:06d}"
+            )
+        orders.append(order)
+
+    def step(i, order):
+        buyer = buyers[i]
+        if i % 4 == 0:
+            return lambda: escrow.order_pay(order=order, buyer=buyer, payment_method="card_ok")
+        if i % 4 == 1:
+            return lambda: escrow.order_confirm(order=order, buyer=buyer)
+        if i % 4 == 2:
+            return lambda: escrow.dispute_resolve(
+                order=escrow.order_dispute(order=order, buyer=buyer, reason="damaged"),
+                moderator=None,
+                decision="refund",
+            )
+        return lambda: escrow.dispute_resolve(
+            order=escrow.order_dispute(order=order, buyer=buyer, reason="counterfeit"),
+            moderator=None,
+            decision="split",
+            refund_minor=5_000,
+        )
+
+    outcomes = run_all([step(i, order) for i, order in enumerate(orders)])
+
+    assert [kind for kind, _ in outcomes] == ["ok"] * 8, outcomes
+    statuses = sorted(Order.objects.values_list("status", flat=True))
+    assert statuses == sorted(["paid"] * 2 + ["completed"] * 2 + ["refunded"] * 2 + ["split"] * 2)
+    report = ledger.audit()
+    assert report.ok, report.breaches

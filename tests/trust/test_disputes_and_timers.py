@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from listings.models import Listing
 from tests.conftest import client_for
-from tests.factories import UserFactory
 from trust import escrow, ledger
 from trust.models import JournalLine, LedgerAccount, Order, Payment
 from trust.payments import carrier_webhook, sandbox_webhook, sign
@@ -30,15 +29,6 @@ def shipped(paid, seller):
     return escrow.order_ship(
         order=paid, seller=seller, carrier="SF Express", tracking="SF000111222"
     )
-
-
-@pytest.fixture
-def moderator(db):
-    from django.contrib.auth.models import Permission
-
-    user = UserFactory()
-    user.user_permissions.add(Permission.objects.get(codename="view_order"))
-    return user
 
 
 def test_seller_refunds_a_dispute(buyer, seller, shipped):

@@ -228,9 +228,21 @@ def test_first_use_without_a_file_trains_a_small_model(settings, tmp_path, monke
         fraud_model.set_model(previous)
 
 
+@pytest.mark.django_db
 def test_import_path_and_decisions():
+    # No moderator decisions yet (moderation's label source finds none).
     assert data.training_rows_from_decisions() == []
     assert data.training_rows_from_decisions.__doc__
+
+
+def test_label_sources_are_validated_and_grouped_by_seller(monkeypatch):
+    monkeypatch.setattr(data, "_label_sources", {})
+    data.register_label_source(
+        lambda: [{**SCAM, "label": 1, "seller_id": 3}, {"title": "no label"}], name="test"
+    )
+    rows = data.training_rows_from_decisions()
+    assert [r["label"] for r in rows] == [1]
+    assert rows[0]["seller_id"] == "moderation-3"
 
 
 def test_load_training_file_names_the_bad_line(tmp_path):
@@ -251,6 +263,7 @@ def test_load_training_file_names_the_bad_line(tmp_path):
         data.load_training_file(bad)
 
 
+@pytest.mark.django_db  # reads moderators' decisions
 def test_fraud_train_command_saves_model_and_prints_metrics(tmp_path):
     extra = tmp_path / "labelled.jsonl"
     extra.write_text(
@@ -280,6 +293,7 @@ def test_fraud_train_command_saves_model_and_prints_metrics(tmp_path):
     assert fraud_model.FraudModel.load(saved).info["imported_rows"] == 40
 
 
+@pytest.mark.django_db  # reads moderators' decisions
 def test_fraud_train_command_rejects_a_bad_import_file(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{not json\n")

@@ -3,7 +3,7 @@
 Data: `--samples` generated listings (and half as many chat snippets) from
 trust.fraud.generator, plus `--import FILE.jsonl` labelled rows (listing
 records with "label", optional "seller_id"; or chat rows {"text", "label"}),
-plus moderators' decisions (`training_rows_from_decisions`, none yet).
+plus moderators' decisions (`training_rows_from_decisions`: moderation registers them).
 `--no-generated` trains on imported rows only.
 
 Metrics: a 20% split held out by seller (stratified, fixed `--seed`): ROC

@@ -1,0 +1,368 @@
+"""Reads of moderation: the queue, case evidence, the audit log, metrics,
+and the fraud training labels moderation hands to trust."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.utils import timezone
+
+from marketplace.errors import NotFound
+from marketplace.ids import parse_uuid
+from moderation.models import (
+    AUTOMATIC_SOURCES,
+    QUEUE_STATUSES,
+    RESTRICTIVE_ACTIONS,
+    Action,
+    AuditLog,
+    Case,
+    CaseSource,
+    CaseStatus,
+    Decision,
+    PhotoHash,
+    TargetType,
+)
+
+MODERATORS_GROUP = "moderators"
+
+
+def is_moderator(user: Any) -> bool:
+    """Members of the "moderators" group: one indexed EXISTS, remembered on
+    the user object for the rest of the request (the queue is a hot path;
+    `has_perm` would load every permission of the user and their groups)."""
+    if not (user and user.is_authenticated):
+        return False
+    cached = getattr(user, "_moderation_is_moderator", None)
+    if cached is None:
+        cached = user.groups.filter(name=MODERATORS_GROUP).exists()
+        user._moderation_is_moderator = cached
+    return cached
+
+
+def case_get(*, case_id: Any) -> Case:
+    uid = parse_uuid(case_id)
+    case = (
+        Case.objects.select_related("subject", "claimed_by").filter(pk=uid).first()
+        if uid else None
+    )
+    if case is None:
+        raise NotFound("No such case.")
+    return case
+
+
+def queue(
+    *,
+    status: str | None = None,
+    source: str | None = None,
+    target_type: str | None = None,
+    claimed_by: Any = None,
+) -> QuerySet[Case]:
+    """Cases in the queue, highest priority first (the partial index
+    `moderation_queue` serves the unfiltered read)."""
+    statuses = [status] if status in QUEUE_STATUSES else list(QUEUE_STATUSES)
+    cases = Case.objects.filter(status__in=statuses)
+    if source:
+        cases = cases.filter(sources__contains=[source])
+    if target_type:
+        cases = cases.filter(target_type=target_type)
+    if claimed_by is not None:
+        cases = cases.filter(claimed_by=claimed_by)
+    # (No subselects for the listing titles here: PostgreSQL would compute
+    # them for every row an OFFSET skips; see `listing_summaries`.)
+    return cases.select_related("subject", "claimed_by").order_by("-priority", "created_at")
+
+
+def listing_summaries(listing_ids: list[Any]) -> dict[Any, dict[str, Any]]:
+    """{listing id: {title, status, fraud_score}} in one query (queue rows)."""
+    from listings.models import Listing
+
+    rows = Listing.objects.filter(pk__in=[i for i in listing_ids if i]).values(
+        "id", "title", "status", "fraud_score"
+    )
+    return {row["id"]: row for row in rows}
+
+
+def exposure_facts(case: Case) -> tuple[int, int]:
+    """(listing views, open orders) behind a case's exposure."""
+    from listings.models import Listing
+    from trust.models import OPEN_STATUSES, Order
+
+    views = 0
+    open_orders = Order.objects.filter(status__in=OPEN_STATUSES)
+    if case.listing_id:
+        views = (
+            Listing.objects.filter(pk=case.listing_id).values_list("view_count", flat=True).first()
+            or 0
+        )
+        open_orders = open_orders.filter(listing_id=case.listing_id)
+    elif case.subject_id:
+        open_orders = open_orders.filter(seller_id=case.subject_id)
+    else:
+        return 0, 0
+    return int(views), open_orders.count()
+
+
+def listing_photos(*, listing_id: Any) -> QuerySet[Any]:
+    from listings.models import Photo
+
+    return Photo.objects.filter(listing_id=listing_id).select_related("listing")
+
+
+def photo_matches(*, listing_id: Any, seller_id: Any, max_distance: int) -> list[dict[str, Any]]:
+    """Photos of other sellers within `max_distance` bits of this listing's photos.
+
+    PostgreSQL computes the Hamming distance in the query (bit_count of the
+    XOR); other databases compare in Python."""
+    mine = list(PhotoHash.objects.filter(listing_id=listing_id).values_list("photo_id", "phash"))
+    found: list[dict[str, Any]] = []
+    for photo_id, value in mine:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    """
+                    SELECT photo_id, listing_id, seller_id, d FROM (
+                      SELECT photo_id, listing_id, seller_id,
+                             bit_count((phash # %s)::bit(64)) AS d
+                      FROM moderation_photohash WHERE seller_id <> %s
+                    ) m WHERE d <= %s ORDER BY d LIMIT 20
+                    """,
+                    [value, seller_id, max_distance],
+                )
+                rows = cursor.fetchall()
+        else:
+            from moderation.phash import hamming
+
+            rows = [
+                (p, lst, s, hamming(value, h))
+                for p, lst, s, h in PhotoHash.objects.exclude(seller_id=seller_id).values_list(
+                    "photo_id", "listing_id", "seller_id", "phash"
+                )
+            ]
+            rows = sorted((r for r in rows if r[3] <= max_distance), key=lambda r: r[3])[:20]
+        found.extend(
+            {
+                "photo_id": str(photo_id), "other_photo_id": str(other_photo),
+                "other_listing_id": str(other_listing), "other_seller_id": str(other_seller),
+                "distance": int(distance),
+            }
+            for other_photo, other_listing, other_seller, distance in rows
+        )
+    return sorted(found, key=lambda m: m["distance"])
+
+
+def case_evidence(case: Case) -> dict[str, Any]:
+    """What a moderator needs to decide: the listing with photos, the
+    reports, fraud score and reasons, the subject's history and reputation,
+    the chat excerpt, the disputed order."""
+    from chat.models import Message
+    from listings.models import Listing
+    from marketplace.accounts.selectors import user_reputation
+    from trust.models import Order
+
+    evidence: dict[str, Any] = {"flags": case.evidence}
+    if case.listing_id:
+        listing = Listing.objects.filter(pk=case.listing_id).select_related("category").first()
+        if listing is not None:
+            evidence["listing"] = {
+                "id": str(listing.pk), "title": listing.title,
+                "description": listing.description, "status": listing.status,
+                "category": listing.category.slug, "price": listing.price.to_dict(),
+                "fraud_score": listing.fraud_score, "fraud_reasons": listing.fraud_reasons,
+                "view_count": listing.view_count,
+                "photos": [p.image.url for p in listing.photos.all() if p.image],
+            }
+    if case.subject is not None:
+        user = case.subject
+        orders = Order.objects.filter(seller=user).values("status").annotate(n=Count("id"))
+        evidence["subject"] = {
+            "id": str(user.pk), "username": user.username, "is_active": user.is_active,
+            "joined": user.date_joined.isoformat(),
+            "listings": Listing.objects.filter(seller=user).count(),
+            "orders_as_seller": {row["status"]: row["n"] for row in orders},
+            "reputation": user_reputation(user=user),
+            "earlier_cases": list(
+                Case.objects.filter(subject=user).exclude(pk=case.pk)
+                .order_by("-created_at").values("id", "status", "source", "created_at")[:10]
+            ),
+        }
+    if case.target_type == TargetType.MESSAGE:
+        message = Message.objects.filter(pk=case.target_id).first()
+        if message is not None:
+            around = Message.objects.filter(
+                conversation_id=message.conversation_id,
+                seq__gte=message.seq - 5, seq__lte=message.seq + 5,
+            ).order_by("seq")
+            evidence["chat_excerpt"] = [
+                {"id": str(m.pk), "seq": m.seq, "sender_id": str(m.sender_id or ""),
+                 "body": m.body, "at": m.created_at.isoformat(), "flagged": m.pk == message.pk}
+                for m in around
+            ]
+    if case.target_type == TargetType.ORDER:
+        order = Order.objects.filter(pk=case.target_id).first()
+        if order is not None:
+            evidence["order"] = {
+                "id": str(order.pk), "status": order.status, "price": order.price.to_dict(),
+                "buyer_id": str(order.buyer_id), "seller_id": str(order.seller_id),
+                "dispute_reason": order.dispute_reason, "dispute_details": order.dispute_details,
+                "dispute_state": order.dispute_state,
+                "timeline": [
+                    {"status": e.status, "action": e.action, "note": e.note,
+                     "at": e.at.isoformat()}
+                    for e in order.events.order_by("at")
+                ],
+            }
+    evidence["reports"] = [
+        {"reporter": r.reporter.username, "reason": r.reason, "details": r.details,
+         "times": r.times_reported, "at": r.created_at.isoformat()}
+        for r in case.reports.select_related("reporter")
+    ]
+    return evidence
+
+
+def audit_entries(*, case_id: Any = None, target_id: Any = None,
+                  actor_id: Any = None) -> QuerySet[AuditLog]:
+    entries = AuditLog.objects.all()
+    for field, value in (("case_id", case_id), ("target_id", target_id), ("actor_id", actor_id)):
+        if value:
+            uid = parse_uuid(value)
+            if uid is None:
+                return AuditLog.objects.none()
+            entries = entries.filter(**{field: uid})
+    return entries.order_by("-created_at")
+
+
+def metrics(*, days: int = 30) -> dict[str, Any]:
+    """Dashboard figures: queue size, median time to decision, decisions by
+    type, precision of the automatic flags (share of automatically flagged
+    cases whose final decision restricted someone)."""
+    since = timezone.now() - timedelta(days=days)
+    by_status = dict(
+        Case.objects.filter(status__in=QUEUE_STATUSES).values_list("status")
+        .annotate(n=Count("id")).values_list("status", "n")
+    )
+    overdue = Case.objects.filter(status__in=QUEUE_STATUSES, sla_due_at__lt=timezone.now()).count()
+    human = Decision.objects.filter(automated=False, created_at__gte=since)
+    waits = [
+        (decided - opened).total_seconds()
+        for decided, opened in human.order_by("-created_at").values_list(
+            "created_at", "case__created_at"
+        )[:10000]
+    ]
+    by_type = dict(human.values_list("action").annotate(n=Count("id")).values_list("action", "n"))
+    # The final decision of each decided case flagged automatically.
+    latest = Decision.objects.filter(case=OuterRef("pk"), automated=False).order_by("-created_at")
+    decided = (
+        Case.objects.filter(status=CaseStatus.DECIDED, decided_at__gte=since)
+        .annotate(final=Subquery(latest.values("action")[:1]))
+        .values_list("sources", "final")
+    )
+    per_source: dict[str, list[int]] = {s: [0, 0] for s in AUTOMATIC_SOURCES}
+    for sources, final in decided:
+        for source in sources or []:
+            if source in per_source and final:
+                per_source[source][1] += 1
+                per_source[source][0] += int(final in RESTRICTIVE_ACTIONS)
+    hits = sum(v[0] for v in per_source.values())
+    total = sum(v[1] for v in per_source.values())
+    return {
+        "window_days": days,
+        "queue_size": sum(by_status.values()),
+        "queue_by_status": {s.value: by_status.get(s.value, 0) for s in QUEUE_STATUSES},
+        "overdue": overdue,
+        "median_time_to_decision_seconds": statistics.median(waits) if waits else None,
+        "decisions_by_type": by_type,
+        "automatic_flag_precision": {
+            "overall": round(hits / total, 4) if total else None,
+            "decided": total,
+            "by_source": {
+                s: {"precision": round(v[0] / v[1], 4) if v[1] else None, "decided": v[1]}
+                for s, v in sorted(per_source.items())
+            },
+        },
+    }
+
+
+def fraud_training_rows() -> list[dict[str, Any]]:
+    """Labelled listing rows from final human decisions (trust's fraud model
+    trains on them): removed listings flagged as scams or by the fraud model
+    are 1, held listings a moderator approved are 0."""
+    from listings.models import Listing
+    from trust.models import Order
+
+    latest = Decision.objects.filter(case=OuterRef("pk"), automated=False).order_by("-created_at")
+    cases = (
+        Case.objects.filter(target_type=TargetType.LISTING, status=CaseStatus.DECIDED)
+        .annotate(final=Subquery(latest.values("action")[:1]),
+                  final_at=Subquery(latest.values("created_at")[:1]))
+        .values("listing_id", "sources", "reasons", "final", "final_at")
+    )
+    rows = []
+    for case in cases:
+        scam_flag = CaseSource.FRAUD_HOLD in case["sources"] or any(
+            r in ("report:scam", "report:counterfeit") for r in case["reasons"]
+        )
+        if case["final"] == Action.REMOVE and scam_flag:
+            label = 1
+        elif case["final"] == Action.APPROVE and CaseSource.FRAUD_HOLD in case["sources"]:
+            label = 0
+        else:
+            continue
+        listing = (
+            Listing.objects.select_related("category", "seller")
+            .filter(pk=case["listing_id"]).first()
+        )
+        if listing is None:
+            continue
+        seller, at = listing.seller, case["final_at"]
+        rows.append({
+            "title": listing.title, "description": listing.description,
+            "price": listing.price.to_dict(), "category": listing.category.slug,
+            "seller": {
+                "account_age_days": max(0, (at - seller.date_joined).days),
+                "listings_count": Listing.objects.filter(seller=seller, created_at__lte=at).count(),
+                "completed_orders": Order.objects.filter(
+                    seller=seller, status="completed", closed_at__lte=at
+                ).count(),
+            },
+            "label": label, "seller_id": str(seller.pk),
+        })
+    return rows
+
+
+def data_export_for(user: Any) -> Any:
+    """Reports about the user (without who reported: no reporter id, name or
+    free text) and the reports they filed themselves, for their data export
+    (accounts' registry, ModerationConfig.ready)."""
+    from marketplace.accounts.privacy import ExportPart
+    from moderation.models import Report
+
+    about = Report.objects.filter(case__subject=user).select_related("case").order_by("created_at")
+    filed = Report.objects.filter(reporter=user).order_by("created_at")
+    return ExportPart(
+        {
+            "reports_about_me": [
+                {
+                    "target_type": r.target_type,
+                    "target_id": str(r.target_id),
+                    "reason": r.reason,
+                    "case_status": r.case.status,
+                    "created_at": r.created_at.isoformat(),
+                }
+                for r in about
+            ],
+            "reports_i_filed": [
+                {
+                    "target_type": r.target_type,
+                    "target_id": str(r.target_id),
+                    "reason": r.reason,
+                    "details": r.details,
+                    "created_at": r.created_at.isoformat(),
+                }
+                for r in filed
+            ],
+        }
+    )
