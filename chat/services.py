@@ -851,3 +851,25 @@ def conversation_unread_count(*, conversation: Conversation, user: Any) -> int:
     return (
         Message.objects.filter(conversation=conversation, seq__gt=read).exclude(sender=user).count()
     )
+
+
+def message_remove(*, message_id: Any, reason: str = "") -> Message:
+    """Take a message's content down (a moderator's decision): the body and
+    image are cleared and `data["removed"]` records when and why; the row, its
+    number and the conversation's order stay, so clients keep their place.
+    Idempotent. Takes the message row lock."""
+    uid = parse_uuid(message_id)
+    with transaction.atomic():
+        message = Message.objects.select_for_update().filter(pk=uid).first() if uid else None
+        if message is None:
+            raise NotFound("No such message.")
+        if (message.data or {}).get("removed"):
+            return message
+        if message.image:
+            message.image.delete(save=False)
+        message.body = ""
+        message.image, message.image_width, message.image_height = "", None, None
+        message.data = {**(message.data or {}),
+                        "removed": {"at": timezone.now().isoformat(), "reason": reason[:500]}}
+        message.save(update_fields=["body", "image", "image_width", "image_height", "data"])
+    return message

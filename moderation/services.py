@@ -86,7 +86,7 @@ SEVERE = 0.8
 ACTIONS_FOR = {
     TargetType.LISTING: {Action.APPROVE, Action.REMOVE, Action.WARN, Action.SUSPEND},
     TargetType.USER: {Action.APPROVE, Action.WARN, Action.SUSPEND},
-    TargetType.MESSAGE: {Action.APPROVE, Action.WARN, Action.SUSPEND},
+    TargetType.MESSAGE: {Action.APPROVE, Action.REMOVE, Action.WARN, Action.SUSPEND},
     TargetType.ORDER: {Action.REFUND, Action.RELEASE, Action.SPLIT},
 }
 
@@ -469,8 +469,19 @@ def _order_state(order_id: Any) -> dict[str, Any]:
     return dict(row) if row else {}
 
 
+def _message_state(message_id: Any) -> dict[str, Any]:
+    from chat.models import Message
+
+    row = Message.objects.filter(pk=message_id).values("body", "data").first()
+    if row is None:
+        return {}
+    return {"body": row["body"][:500], "removed": bool((row["data"] or {}).get("removed"))}
+
+
 def _target_state(case: Case) -> dict[str, Any]:
     state: dict[str, Any] = {}
+    if case.target_type == TargetType.MESSAGE:
+        state["message"] = _message_state(case.target_id)
     if case.target_type == TargetType.ORDER:
         state["order"] = _order_state(case.target_id)
     if case.listing_id:
@@ -542,9 +553,13 @@ def _carry_out(
             listing_services.listing_approve(listing=listing, actor=moderator)
         elif listing is not None and listing.removed_by_moderator and overturning:
             listing_services.listing_reinstate(listing=listing, actor=moderator)
+    elif action == Action.REMOVE and case.target_type == TargetType.MESSAGE:
+        from chat import services as chat_services
+
+        chat_services.message_remove(message_id=case.target_id, reason=reason)
     elif action == Action.REMOVE:
         if listing is None:
-            raise ValidationFailed({"action": ["Only a listing can be removed."]})
+            raise ValidationFailed({"action": ["Only a listing or a message can be removed."]})
         listing_services.listing_reject(listing=listing, actor=moderator, reason=reason)
     elif action == Action.SUSPEND:
         if subject is None:
@@ -591,7 +606,11 @@ def _statement_of_reasons(case: Case, decision: Decision) -> None:
                 "decision_id": str(decision.pk),
                 "target": {"type": case.target_type, "id": str(case.target_id)},
                 "action": decision.action,
-                "restriction": RESTRICTION_TEXT.get(Action(decision.action), ""),
+                "restriction": (
+                    "Your message was removed from the conversation."
+                    if case.target_type == TargetType.MESSAGE and decision.action == Action.REMOVE
+                    else RESTRICTION_TEXT.get(Action(decision.action), "")
+                ),
                 "rule": decision.rule,
                 "facts": facts,
                 "note": decision.note,

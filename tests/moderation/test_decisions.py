@@ -197,3 +197,26 @@ def test_moderator_cannot_suspend_themselves(moderator, mod_client):
     assert decide(mod_client, case, "suspend").status_code == 403
     moderator.refresh_from_db()
     assert moderator.is_active
+
+
+def test_removing_a_reported_message_takes_its_text_down_for_both_sides(listing, buyer, seller,
+                                                                        mod_client):
+    from chat import services as chat_services
+
+    conversation, _ = chat_services.conversation_start(listing_id=listing.id, buyer=buyer)
+    message, _ = chat_services.message_send(conversation=conversation, sender=seller,
+                                            client_id="m1", body="Pay me on WeChat first")
+    assert report(client_for(buyer), "message", message.id, "scam").status_code == 201
+    case = Case.objects.get(target_type="message")
+
+    response = decide(mod_client, case, "remove")
+
+    assert response.status_code == 200, response.content
+    for party in (buyer, seller):
+        listed = client_for(party).get(f"/api/conversations/{conversation.id}/messages").json()
+        (shown,) = [m for m in listed["results"] if m["id"] == str(message.id)]
+        assert shown["body"] == "" and shown["data"]["removed"]["reason"]
+    entry = AuditLog.objects.filter(case_id=case.id, action="decision_remove").get()
+    assert entry.before["message"] == {"body": "Pay me on WeChat first", "removed": False}
+    assert entry.after["message"]["removed"] is True
+    assert statement_for(seller)["restriction"] == "Your message was removed from the conversation."
