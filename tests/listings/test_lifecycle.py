@@ -407,7 +407,7 @@ def test_rolled_back_transition_leaves_no_event_and_no_change(user):
 def test_events_are_handed_over_only_after_commit(user, monkeypatch):
     handed: list = []
     monkeypatch.setattr("marketplace.outbox.services.enqueue",
-                        lambda *, event_id: handed.append(event_id))
+                        lambda *, event_id, **_: handed.append(event_id))
     listing = make("draft", seller=user)
 
     with transaction.atomic():
