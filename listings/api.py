@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.utils.encoding import filepath_to_uri
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, permissions, serializers, status
@@ -51,7 +52,13 @@ class _Urls:
     def __call__(self, name: str) -> str | None:
         if not name:
             return None
-        url = default_storage.url(name)
+        storage = default_storage._wrapped  # noqa: SLF001 - the configured backend itself
+        if isinstance(storage, FileSystemStorage):
+            # What FileSystemStorage.url does, without its per-call urljoin.
+            base = storage.base_url
+            url = (base if base.endswith("/") else base + "/") + filepath_to_uri(name).lstrip("/")
+        else:
+            url = default_storage.url(name)
         if url.startswith("/") and self.request is not None:
             if self._origin is None:
                 self._origin = self.request.build_absolute_uri("/")[:-1]

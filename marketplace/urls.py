@@ -9,12 +9,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from marketplace import views
 
 api_patterns = [
+    # Listings first: the listing detail is the hottest route, and Django tries
+    # patterns in order (no two apps share a path).
+    path("", include("listings.urls")),
     path("", include("marketplace.accounts.urls")),
     path("", include("marketplace.notifications.urls")),
     path("", include("search.urls")),
     path("", include("chat.urls")),
     path("", include("trust.urls")),
-    path("", include("listings.urls")),
     path("", include("moderation.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
