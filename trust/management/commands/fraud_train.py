@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
 
 class Command(BaseCommand):
@@ -62,7 +63,15 @@ class Command(BaseCommand):
         samples = options["samples"]
         if samples < 200 and not options["no_generated"]:
             raise CommandError("--samples must be at least 200.")
-        extra = data.training_rows_from_decisions()
+        try:
+            extra = data.training_rows_from_decisions()
+        except DatabaseError as exc:
+            # Training must not depend on the database being up; say what was skipped.
+            self.stderr.write(self.style.WARNING(
+                f"Moderators' decisions not used (database unavailable: "
+                f"{str(exc).strip().splitlines()[0][:200]})."
+            ))
+            extra = []
         if options["import_file"]:
             try:
                 extra += data.load_training_file(options["import_file"])
