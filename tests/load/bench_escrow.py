@@ -111,10 +111,10 @@ def main() -> None:
     real_enqueue = outbox_services.enqueue
     enqueue_time = [0.0, 0]
 
-    def timed_enqueue(*, event_id: object) -> bool:
+    def timed_enqueue(*, event_id: object, marked: bool = False) -> bool:
         t = time.perf_counter()
         try:
-            return real_enqueue(event_id=event_id)
+            return real_enqueue(event_id=event_id, marked=marked)
         finally:
             with lock:
                 enqueue_time[0] += time.perf_counter() - t
