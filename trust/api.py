@@ -409,6 +409,40 @@ class BalanceView(APIView):
         )
 
 
+class PayoutInput(serializers.Serializer):
+    amount = MoneyField()
+
+
+class PayoutView(APIView):
+    """`POST /api/me/payouts {amount}` with an `Idempotency-Key` header: pay
+    part of the available balance out to the saved payout details."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(
+        request=PayoutInput,
+        responses={201: inline_serializer("Payout", {
+            "id": serializers.UUIDField(), "amount": MoneyField(), "available": MoneyField(),
+        })},
+        tags=["orders"],
+    )
+    def post(self, request: Request) -> Response:
+        from trust import payouts
+
+        data = PayoutInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        amount = data.validated_data["amount"]
+        entry = payouts.payout_request(
+            user=request.user, amount=amount,
+            idempotency_key=request.headers.get("Idempotency-Key", ""),
+        )
+        return Response(
+            {"id": str(entry.pk), "amount": amount.to_dict(),
+             "available": ledger.user_available(request.user.pk, amount.currency).to_dict()},
+            status=status.HTTP_201_CREATED,
+        )
+
+
 class StatementView(APIView):
     permission_classes = [permissions.IsAuthenticated]
 

@@ -41,6 +41,10 @@ class PaymentGateway(Protocol):
 
     def refund(self, *, reference: str, amount: Money, idempotency_key: str) -> str: ...
 
+    def payout(self, *, amount: Money, destination: dict[str, Any], idempotency_key: str) -> str:
+        """Send a seller's money to their bank or wallet; returns the provider's reference."""
+        ...
+
 
 SANDBOX_METHODS = ("card_ok", "card_declined", "card_review")
 
@@ -65,6 +69,9 @@ class SandboxGateway:
 
     def refund(self, *, reference: str, amount: Money, idempotency_key: str) -> str:
         return "sbx_rf_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+
+    def payout(self, *, amount: Money, destination: dict[str, Any], idempotency_key: str) -> str:
+        return "sbx_po_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
 
 
 def gateway() -> PaymentGateway:

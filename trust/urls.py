@@ -45,6 +45,7 @@ urlpatterns = [
         name="order-dispute-evidence-file",
     ),
     path("me/balance", api.BalanceView.as_view(), name="balance"),
+    path("me/payouts", api.PayoutView.as_view(), name="payouts"),
     path("me/statement", api.StatementView.as_view(), name="statement"),
     path("payments/webhook", api.PaymentWebhookView.as_view(), name="payments-webhook"),
     path("shipping/webhook", api.CarrierWebhookView.as_view(), name="shipping-webhook"),
