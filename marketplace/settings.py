@@ -569,6 +569,10 @@ CELERY_BEAT_SCHEDULE.update(_notification_beat())
 # --- analytics and discovery (marketplace/analytics, search/feed.py) ---
 # Events wait in Redis (or in process) and are written in bulk this often.
 ANALYTICS_FLUSH_SECONDS = env.float("ANALYTICS_FLUSH_SECONDS", default=5.0)
+# Each process ships its events to Redis in one RPUSH every ANALYTICS_PUSH_BATCH
+# events or within ANALYTICS_PUSH_SECONDS, so a request never waits on Redis.
+ANALYTICS_PUSH_BATCH = env.int("ANALYTICS_PUSH_BATCH", default=50)
+ANALYTICS_PUSH_SECONDS = env.float("ANALYTICS_PUSH_SECONDS", default=1.0)
 # Events older than this are deleted by a daily beat task.
 ANALYTICS_RETENTION_DAYS = env.int("ANALYTICS_RETENTION_DAYS", default=400)
 # Salt of the daily anonymous-visitor hash (defaults to SECRET_KEY).

@@ -22,3 +22,6 @@ os.environ.setdefault("ELASTICSEARCH_URL", "http://127.0.0.1:9")
 # in memory on first use.
 os.environ.setdefault("FRAUD_TRAIN_IN_BACKGROUND", "0")
 os.environ.setdefault("FRAUD_MODEL_PATH", f"/tmp/marketplace-test-models-{os.getpid()}")
+# Analytics events go to Redis at once in tests (no per-process batching), so a
+# test sees its own events and no background push races the next test.
+os.environ.setdefault("ANALYTICS_PUSH_BATCH", "1")

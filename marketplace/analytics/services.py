@@ -1,7 +1,8 @@
 """Recording events without slowing or breaking the request that causes them.
 
-`track()` only serialises the event and RPUSHes it onto a Redis list (one
-round trip, ~0.1 ms); the beat task `marketplace.analytics.tasks.flush_events`
+`track()` only serialises the event and appends it to a per-process list
+that is RPUSHed onto a Redis list in one round trip every 50 events or within
+a second (a background thread); the beat task `marketplace.analytics.tasks.flush_events`
 (every ANALYTICS_FLUSH_SECONDS) pops batches and writes them with one
 `bulk_create` each. When Redis is absent (the embedded default) or down, the
 event goes to a bounded in-process buffer instead, flushed by the same task
@@ -127,14 +128,63 @@ def track(
         return False
 
 
+_outgoing: list[str] = []  # rows on their way to Redis, shipped in one RPUSH
+_outgoing_lock = threading.Lock()
+_shipper: threading.Thread | None = None
+
+
+def _ship_outgoing() -> None:
+    """Push this process's waiting rows to Redis in one round trip (to the
+    in-process buffer if Redis is away)."""
+    with _outgoing_lock:
+        rows = _outgoing[:]
+        _outgoing.clear()
+    if not rows:
+        return
+    client = _redis()
+    try:
+        if client is None:
+            raise ConnectionError("no Redis configured")
+        client.rpush(_key(), *rows)
+    except Exception as exc:  # noqa: BLE001 - Redis down: keep them in memory instead
+        logger.warning("analytics: Redis unavailable (%s); buffering in process", exc)
+        with _local_lock:
+            _local.extend(rows)
+
+
+def _ship_periodically() -> None:
+    while True:
+        time.sleep(getattr(settings, "ANALYTICS_PUSH_SECONDS", 1.0))
+        try:
+            _ship_outgoing()
+        except Exception as exc:  # noqa: BLE001 - never let the shipper die
+            logger.warning("analytics: shipping events failed: %s", exc)
+
+
+def _ensure_shipper() -> None:
+    global _shipper
+    if _shipper is None or not _shipper.is_alive():
+        with _outgoing_lock:
+            if _shipper is None or not _shipper.is_alive():
+                _shipper = threading.Thread(target=_ship_periodically, daemon=True,
+                                            name="analytics-shipper")
+                _shipper.start()
+                atexit.register(_ship_outgoing)
+
+
 def _push(row: str) -> bool:
     client = _redis()
     if client is not None:
-        try:
-            client.rpush(_key(), row)
-            return True
-        except Exception as exc:  # noqa: BLE001 - Redis down: keep it in memory instead
-            logger.warning("analytics: Redis unavailable (%s); buffering in process", exc)
+        # Batched: a busy process ships every ANALYTICS_PUSH_BATCH events, a
+        # quiet one within ANALYTICS_PUSH_SECONDS (a background thread), so a
+        # request pays for a list append, not a Redis round trip.
+        _ensure_shipper()
+        with _outgoing_lock:
+            _outgoing.append(row)
+            due = len(_outgoing) >= getattr(settings, "ANALYTICS_PUSH_BATCH", 50)
+        if due:
+            _ship_outgoing()
+        return True
     with _local_lock:
         _local.append(row)
         due = (
@@ -197,6 +247,7 @@ def flush_events(*, max_batches: int = 50) -> int:
     fails goes back to the buffer for the next run."""
     global _last_local_flush
     written = 0
+    _ship_outgoing()  # this process's own waiting rows first
     with _flush_lock:
         client = _redis()
         if client is not None:
@@ -240,7 +291,7 @@ def _requeue(client: Any, rows: list[Any]) -> None:
 
 def buffered_count() -> int:
     """Events waiting to be written (Redis plus this process)."""
-    count = len(_local)
+    count = len(_local) + len(_outgoing)
     client = _redis()
     if client is not None:
         try:

@@ -8,6 +8,7 @@ from marketplace.analytics import services
 
 def _clear() -> None:
     services._local.clear()
+    services._outgoing.clear()
     client = services._redis()
     try:
         if client is not None:

@@ -167,3 +167,36 @@ def test_search_records_query_text_and_result_count(api_client, search_url, sett
     assert event.props["q"] == "bike"
     assert event.props["results"] == body["total"] == 1
     assert "lat" not in json.dumps(event.props)
+
+
+def test_a_busy_process_ships_events_to_redis_in_batches(settings):
+    settings.ANALYTICS_PUSH_BATCH = 3
+    settings.ANALYTICS_PUSH_SECONDS = 60  # only the batch size ships here
+    client = services._redis()
+
+    services.track("searched", props={"q": "a"})
+    services.track("searched", props={"q": "b"})
+    assert client.llen(services._key()) == 0  # waiting in this process, no round trip yet
+    assert services.buffered_count() == 2
+    services.track("searched", props={"q": "c"})
+
+    assert client.llen(services._key()) == 3  # one RPUSH for the three
+    services.track("searched", props={"q": "d"})
+    assert services.flush_events() == 4  # the flush takes this process's waiting rows too
+    assert sorted(e.props["q"] for e in Event.objects.all()) == ["a", "b", "c", "d"]
+
+
+def test_a_quiet_process_ships_its_events_within_the_interval(settings):
+    import time
+
+    settings.ANALYTICS_PUSH_BATCH = 1000
+    settings.ANALYTICS_PUSH_SECONDS = 0.2
+    services.track("searched", props={"q": "lamp"})
+    client = services._redis()
+
+    deadline = time.monotonic() + 5
+    while client.llen(services._key()) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert client.llen(services._key()) == 1
+    assert not services._outgoing
