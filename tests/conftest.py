@@ -336,6 +336,35 @@ def daphne_server(django_db_setup) -> Iterator[ServerProcess]:
         server.proc.kill()
 
 
+@pytest.fixture(autouse=True)
+def _quiet_database_before_flush(request) -> Iterator[None]:
+    """Transactional tests drive server processes (Daphne, a Celery worker)
+    that can still be running a statement when the test ends; the flush that
+    follows would then deadlock with them. Before that flush, wait (at most
+    10 s) until no other session on the test database is mid-statement or
+    mid-transaction."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        yield
+        return
+    request.getfixturevalue("transactional_db")  # so this tears down before the flush
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+        time.sleep(0.1)
+
+
 def pytest_collection_modifyitems(config, items):
     """Every transactional test restores the migrated data (the category tree,
     content types) after its flush. Mixing flushes that re-run post_migrate
