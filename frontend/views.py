@@ -553,7 +553,24 @@ def order_action(request: HttpRequest, order_id: str, action: str) -> HttpRespon
 
 @login_required
 def balance(request: HttpRequest) -> HttpResponse:
+    """The seller's balance and statement, and the payout form."""
+    from marketplace.money import MoneyError
+    from trust import payouts
+
     currency = settings.MARKETPLACE_CURRENCY
+    errors: list[str] = []
+    if request.method == "POST":
+        try:
+            amount = Money.parse(request.POST.get("amount", ""), currency)
+            payouts.payout_request(user=request.user, amount=amount,
+                                   idempotency_key=request.POST.get("key", ""))
+        except MoneyError as exc:
+            errors.append(str(exc))
+        except DomainError as exc:
+            errors.append(_error_text(exc))
+        else:
+            messages.success(request, _("Payout sent."))
+            return redirect("frontend:balance")
     page = Paginator(trust_selectors.statement_lines(user=request.user), 30).get_page(
         request.GET.get("page")
     )
@@ -561,7 +578,9 @@ def balance(request: HttpRequest) -> HttpResponse:
     return render(request, "frontend/balance.html", {
         "available": ledger.user_available(request.user.pk, currency),
         "held": ledger.user_held(request.user.pk, currency), "page": page, "lines": lines,
-    })
+        "errors": errors, "payout_key": uuid.uuid4().hex,
+        "identity_limit": Money(settings.PAYOUT_IDENTITY_THRESHOLD_MINOR, currency),
+    }, status=400 if errors else 200)
 
 
 @login_required

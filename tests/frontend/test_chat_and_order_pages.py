@@ -197,3 +197,30 @@ def test_settings_change_profile_and_email_frequencies(buyer, buyer_client):
     assert response.status_code == 400
     assert notifications.preferences_for(user=buyer)["offer"] == "never"
     assert Client().get("/me/settings/").status_code == 302
+
+
+def test_seller_pays_out_from_the_balance_page(client, seller, buyer):
+    from tests.listings.factories import ListingFactory
+    from trust import ledger
+
+    listing = ListingFactory(seller=seller, active=True, price_minor=100_000, ships=True)
+    order = escrow.order_create(buyer=buyer, listing_id=listing.id)
+    escrow.order_pay(order=order, buyer=buyer, payment_method="card_ok")
+    escrow.order_ship(order=order, seller=seller, carrier="SF", tracking="SF000001")
+    escrow.order_confirm(order=order, buyer=buyer)
+    seller.payout_details = json.dumps({"method": "bank", "account_number": "6222020000001234"})
+    seller.save(update_fields=["payout_details"])
+    before = ledger.user_available(seller.pk, "CNY").amount_minor
+    client.force_login(seller)
+
+    page = client.get("/me/balance/")
+    assert page.status_code == 200 and "need a verified identity" in page.content.decode()
+    too_much = client.post("/me/balance/", {"amount": "999999", "key": "k1"})
+    assert too_much.status_code == 400 and "available balance" in too_much.content.decode()
+    sent = client.post("/me/balance/", {"amount": "100.00", "key": "k2"})
+    again = client.post("/me/balance/", {"amount": "100.00", "key": "k2"})  # a double submit
+
+    assert sent.status_code == again.status_code == 302
+    assert ledger.user_available(seller.pk, "CNY").amount_minor == before - 10_000
+    bad = client.post("/me/balance/", {"amount": "1e3", "key": "k3"})
+    assert bad.status_code == 400
