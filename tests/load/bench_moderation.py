@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import subprocess
 import sys
 import time
 from datetime import timedelta
@@ -33,6 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from tests.load.benchdb import ensure_database  # noqa: E402
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/marketplace_bench_moderation"
 # Its own database: `make bench` points DATABASE_URL at a shared one that
@@ -45,20 +46,6 @@ os.environ["DJANGO_ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
 os.environ["CELERY_BROKER_URL"] = "memory://"
 os.environ.setdefault("LOG_LEVEL", "WARNING")
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    if "bench" not in name:
-        sys.exit(f"refusing to use {name!r}: the benchmark database name must contain 'bench'")
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], check=True)
 
 
 def pct(samples: list[float], q: float) -> float:

@@ -26,13 +26,14 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from tests.load.benchdb import ensure_database  # noqa: E402
 
 os.environ.setdefault(
     "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/marketplace_bench_notifications"
@@ -43,20 +44,6 @@ os.environ["CELERY_BROKER_URL"] = "memory://"
 os.environ["EMAIL_URL"] = "memorymail://"
 os.environ["API_THROTTLING"] = "off"
 os.environ.setdefault("LOG_LEVEL", "WARNING")
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    if "bench" not in name:
-        sys.exit(f"refusing to use {name!r}: the benchmark database name must contain 'bench'")
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], check=True)
 
 
 def pct(samples: list[float], q: float) -> float:
