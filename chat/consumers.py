@@ -31,7 +31,7 @@ from django.db import close_old_connections, connections
 from chat import presence, ratelimit, selectors, services
 from chat.models import Conversation
 from chat.serializers import message_payload, offer_payload
-from marketplace.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
+from marketplace.consumers import CLOSE_FORBIDDEN, accept_user
 from marketplace.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -138,10 +138,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     group: str | None = None
 
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        await self.accept()
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        user = await accept_user(self)
+        if user is None:
             return
         try:
             self.conversation = await database_sync_to_async(_join)(

@@ -12,14 +12,22 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 
 
+async def accept_user(consumer: AsyncJsonWebsocketConsumer) -> Any | None:
+    """Accept the handshake and return the authenticated user, or close with
+    4401 and return None. Accept first, then close: a rejected handshake
+    reaches browsers as an opaque failure, a close code tells the client why."""
+    user = consumer.scope.get("user")
+    await consumer.accept()
+    if user is None or not user.is_authenticated:
+        await consumer.close(code=CLOSE_UNAUTHENTICATED)
+        return None
+    return user
+
+
 class WhoAmIConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        # Accept, then close with a 44xx code: a rejected handshake reaches
-        # browsers as an opaque failure, a close code tells the client why.
-        await self.accept()
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        user = await accept_user(self)
+        if user is None:
             return
         await self.send_json(
             {"type": "hello", "user": {"id": str(user.id), "username": user.username}}

@@ -10,7 +10,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from marketplace.consumers import CLOSE_UNAUTHENTICATED
+from marketplace.consumers import accept_user
 from marketplace.notifications import selectors
 from marketplace.notifications.services import user_group_name
 
@@ -19,10 +19,8 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
     group: str | None = None
 
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        await self.accept()
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        user = await accept_user(self)
+        if user is None:
             return
         # Only ever the caller's own group: the user comes from the
         # authenticated scope, never from the URL or a frame.
