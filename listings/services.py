@@ -579,16 +579,22 @@ def listing_approve(*, listing: Listing, actor: Any) -> Listing:
             return locked
         if locked.status != S.PENDING_REVIEW:
             raise _refuse(locked, "approve")
-        now = timezone.now()
-        previous = _set_status(locked, S.ACTIVE, now)
-        locked.published_at = now
-        locked.expires_at = _expiry_from(now)
-        locked.save()
-        publish(topic=events.LISTING_APPROVED, payload=_payload(
-            locked, previous, actor_id=str(actor.pk), published_at=_iso(now),
-            expires_at=_iso(locked.expires_at),
-        ))
+        _go_live_for_moderator(locked, actor)
     return locked
+
+
+def _go_live_for_moderator(locked: Listing, actor: Any) -> None:
+    """A moderator puts a listing (row locked by the caller) live: a fresh
+    publication date and expiry, and `listing_approved` for search and others."""
+    now = timezone.now()
+    previous = _set_status(locked, S.ACTIVE, now)
+    locked.published_at = now
+    locked.expires_at = _expiry_from(now)
+    locked.save()
+    publish(topic=events.LISTING_APPROVED, payload=_payload(
+        locked, previous, actor_id=str(actor.pk), published_at=_iso(now),
+        expires_at=_iso(locked.expires_at),
+    ))
 
 
 def listing_reject(*, listing: Listing, actor: Any, reason: str = "") -> Listing:
@@ -1148,16 +1154,8 @@ def listing_reinstate(*, listing: Listing, actor: Any) -> Listing:
             return locked
         if locked.status != S.WITHDRAWN or not locked.removed_by_moderator:
             raise _refuse(locked, "reinstate")
-        now = timezone.now()
-        previous = _set_status(locked, S.ACTIVE, now)
         locked.removed_by_moderator = False
-        locked.published_at = now
-        locked.expires_at = _expiry_from(now)
-        locked.save()
-        publish(topic=events.LISTING_APPROVED, payload=_payload(
-            locked, previous, actor_id=str(actor.pk), published_at=_iso(now),
-            expires_at=_iso(locked.expires_at),
-        ))
+        _go_live_for_moderator(locked, actor)
     return locked
 
 
