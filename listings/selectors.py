@@ -326,6 +326,19 @@ def favouriters_of(*, listing_id: Any) -> QuerySet[Any]:
     )
 
 
+def seller_listing_count(*, seller_id: Any) -> int:
+    """How many listings a seller has ever created (any status): a fraud feature."""
+    return Listing.objects.filter(seller_id=seller_id).count()
+
+
+def seller_recent_listings(*, seller_id: Any, limit: int = 20) -> list[Listing]:
+    """A seller's newest listings (any status), with their category."""
+    return list(
+        Listing.objects.filter(seller_id=seller_id).select_related("category")
+        .order_by("-created_at")[:limit]
+    )
+
+
 def listing_ids_due_for_expiry(*, now: datetime, limit: int = 500) -> list[uuid.UUID]:
     return list(
         Listing.objects.filter(status=ListingStatus.ACTIVE, expires_at__lte=now)

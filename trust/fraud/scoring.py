@@ -17,14 +17,14 @@ from trust.fraud.model import Score, get_model
 def seller_figures(user: Any) -> dict[str, Any]:
     """{account_age_days, listings_count, completed_orders[, reputation, reviews_count]}
     for a user, now. The review score is added once the seller has reviews."""
-    from listings.models import Listing
+    from listings.selectors import seller_listing_count
     from trust.models import Order, OrderStatus
     from trust.reputation import reputation_summary
 
     joined = getattr(user, "date_joined", None) or timezone.now()
     figures: dict[str, Any] = {
         "account_age_days": max(0, (timezone.now() - joined).days),
-        "listings_count": Listing.objects.filter(seller_id=user.pk).count(),
+        "listings_count": seller_listing_count(seller_id=user.pk),
         "completed_orders": Order.objects.filter(
             seller_id=user.pk, status=OrderStatus.COMPLETED
         ).count(),
@@ -57,13 +57,10 @@ def score_account(user: Any, *, recent: int = 20) -> Score:
     """An account's risk: the riskiest of its `recent` newest listings, scored
     with the account's figures (so velocity counts). An account with no
     listings scores as a fair-priced listing would: low."""
-    from listings.models import Listing
+    from listings.selectors import seller_recent_listings
 
     figures = seller_figures(user)
-    listings = list(
-        Listing.objects.filter(seller_id=user.pk).select_related("category")
-        .order_by("-created_at")[:recent]
-    )
+    listings = seller_recent_listings(seller_id=user.pk, limit=recent)
     model = get_model()
     if not listings:
         return Score(score=0.0, reasons=[], version=model.version)
