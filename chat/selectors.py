@@ -120,6 +120,14 @@ def data_export_for(user: Any) -> Any:
     return ExportPart({"conversations": result, "offers_made": list(offers)}, files)
 
 
+def conversation_listing_id(*, conversation_id: Any) -> Any:
+    """The listing a conversation is about (None for an unknown id)."""
+    uid = parse_uuid(conversation_id)
+    if uid is None:
+        return None
+    return Conversation.objects.filter(pk=uid).values_list("listing_id", flat=True).first()
+
+
 def blocked_user_ids(user_id: Any) -> set[Any]:
     """Users `user_id` blocked or was blocked by (the feed hides their listings)."""
     from chat.models import Block
@@ -128,3 +136,59 @@ def blocked_user_ids(user_id: Any) -> set[Any]:
         "blocker_id", "blocked_id"
     )
     return {b if a == user_id or str(a) == str(user_id) else a for a, b in rows}
+
+
+# --- dashboards (KPIs) --------------------------------------------------------------------------
+
+RESPONSE_WINDOW_SECONDS = 24 * 3600
+
+
+def seller_response_stats(*, seller: Any, since: Any, now: Any = None) -> dict[str, Any]:
+    """How quickly and how often the seller answers buyers, over the
+    conversations whose first buyer message falls in [since, now]:
+
+    - `median_seconds`: median time from the buyer's first message to the
+      seller's first message after it, over the answered conversations;
+    - `rate`: share answered within 24 h, over those already decided (answered
+      at all, or asked more than 24 h ago): one asked an hour ago and not yet
+      answered is not counted against the seller yet.
+    One query (two correlated subqueries on the message index)."""
+    import statistics
+
+    from django.db.models import OuterRef, Subquery
+    from django.utils import timezone
+
+    now = now or timezone.now()
+    asked = (
+        Message.objects.filter(conversation=OuterRef("pk"), sender_id=OuterRef("buyer_id"))
+        .order_by("seq").values("created_at")[:1]
+    )
+    replied = (
+        Message.objects.filter(conversation=OuterRef("pk"), sender_id=OuterRef("seller_id"),
+                               created_at__gte=OuterRef("asked_at"))
+        .order_by("seq").values("created_at")[:1]
+    )
+    rows = (
+        Conversation.objects.filter(seller=seller)
+        .annotate(asked_at=Subquery(asked))
+        .filter(asked_at__gte=since, asked_at__lte=now)
+        .annotate(replied_at=Subquery(replied))
+        .values_list("asked_at", "replied_at")
+    )
+    waits: list[float] = []
+    decided = within = 0
+    for asked_at, replied_at in rows:
+        if replied_at is not None:
+            wait = (replied_at - asked_at).total_seconds()
+            waits.append(wait)
+            decided += 1
+            within += wait <= RESPONSE_WINDOW_SECONDS
+        elif (now - asked_at).total_seconds() > RESPONSE_WINDOW_SECONDS:
+            decided += 1
+    return {
+        "conversations": len(rows),
+        "answered": len(waits),
+        "median_seconds": statistics.median(waits) if waits else None,
+        "answered_within_24h": within,
+        "rate": round(within / decided, 4) if decided else None,
+    }

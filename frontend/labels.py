@@ -89,3 +89,73 @@ CITIES = {
     "London": (51.5072, -0.1276, "伦敦"),
     "Paris": (48.8566, 2.3522, "巴黎"),
 }
+
+# Moderation decisions as the affected person reads them (appeal pages).
+MODERATION_ACTIONS = {
+    "approve": _("Approved (no violation)"),
+    "remove": _("Removed"),
+    "warn": _("Warning"),
+    "suspend": _("Account suspended"),
+    "refund": _("Refunded to the buyer"),
+    "release": _("Released to the seller"),
+    "split": _("Split between buyer and seller"),
+    "hold": _("Held for review (automated)"),
+}
+
+# The restriction each decision puts in place (moderation.services.RESTRICTION_TEXT).
+RESTRICTIONS = {
+    "hold": _("Your listing is hidden until a moderator has reviewed it."),
+    "remove": _("Your listing was removed and cannot be relisted."),
+    "warn": _("You received a warning; repeated violations can lead to suspension."),
+    "suspend": _("Your account is suspended: you cannot log in, your listings are hidden "
+                 "from search and your open orders are frozen for review."),
+    "refund": _("The disputed payment was refunded to the buyer."),
+    "release": _("The disputed payment was released to the seller."),
+    "split": _("The disputed payment was split between buyer and seller."),
+    "approve": _("No restriction: the content was found to comply with our rules."),
+}
+
+APPEAL_STATUSES = {
+    "pending": _("Waiting for a moderator"),
+    "upheld": _("Decision upheld"),
+    "overturned": _("Decision changed"),
+}
+
+# The rules moderation names in a decision (moderation.services._rule_for).
+MODERATION_RULES = {
+    "Buyer protection: disputed orders are decided by a moderator":
+        _("Buyer protection: disputed orders are decided by a moderator"),
+    "No scams or fraud": _("No scams or fraud"),
+    "Prohibited items": _("Prohibited items"),
+    "No counterfeit goods": _("No counterfeit goods"),
+    "No offensive content": _("No offensive content"),
+    "No spam": _("No spam"),
+    "Use only your own photos": _("Use only your own photos"),
+    "Marketplace rules": _("Marketplace rules"),
+}
+
+FEED_REASONS = {
+    "followed": _("From a seller you follow"),
+    "similar": _("Like what you viewed"),
+    "category": _("In a category you like"),
+    "nearby": _("New near you"),
+    "popular": _("Popular"),
+}
+
+
+def moderation_rule(rule: str) -> str:
+    """A decision's rule text ("; "-joined names) in the active language."""
+    return "; ".join(str(MODERATION_RULES.get(part, part)) for part in rule.split("; ") if part)
+
+# accounts.devices' words for a session (device labels and approximate places).
+DEVICES = {
+    "Unknown device": _("Unknown device"),
+    "Browser": _("Browser"),
+    "API token": _("API token"),
+}
+PLACES = {
+    "this computer": _("this computer"),
+    "private network": _("private network"),
+    "carrier network": _("carrier network"),
+    "unknown": _("Unknown"),
+}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from frontend import views, views_moderation
+from frontend import views, views_account, views_dashboards, views_moderation
 
 app_name = "frontend"
 
@@ -21,9 +21,19 @@ urlpatterns = [
     path("items/<str:listing_id>/<str:action>/", views.listing_action, name="listing-action"),
     path("me/listings/", views.my_listings, name="my-listings"),
     path("me/balance/", views.balance, name="balance"),
-    path("me/dashboard/", views.dashboard, name="dashboard"),
+    path("me/dashboard/", views_dashboards.seller_dashboard, name="dashboard"),
+    path("ops/", views_dashboards.ops_dashboard, name="ops-dashboard"),
     path("me/notifications/", views.notifications, name="notifications"),
     path("me/settings/", views.settings_page, name="settings"),
+    path("me/settings/security/", views_account.security_page, name="settings-security"),
+    path("me/settings/sessions/", views_account.sessions_page, name="settings-sessions"),
+    path("me/settings/sessions/end-others/", views_account.sessions_end_others,
+         name="settings-sessions-end-others"),
+    path("me/settings/sessions/<str:session_id>/end/", views_account.session_end,
+         name="settings-session-end"),
+    path("me/settings/privacy/", views_account.privacy_page, name="settings-privacy"),
+    path("me/appeals/", views_account.my_appeals, name="my-appeals"),
+    path("appeal/<str:token>/", views_account.appeal_page, name="appeal"),
     path("me/notifications/<str:notification_id>/", views.notification_open,
          name="notification-open"),
     path("inbox/", views.inbox, name="inbox"),
@@ -34,5 +44,7 @@ urlpatterns = [
     path("u/<str:user_id>/", views.profile, name="profile"),
     path("moderation/", views_moderation.queue, name="moderation-queue"),
     path("moderation/audit/", views_moderation.audit, name="moderation-audit"),
+    path("moderation/dashboard/", views_dashboards.moderation_dashboard,
+         name="moderation-dashboard"),
     path("moderation/cases/<str:case_id>/", views_moderation.case, name="moderation-case"),
 ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
 from functools import wraps
 from typing import Any
 
@@ -18,7 +17,6 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -26,7 +24,8 @@ from django.views.decorators.http import require_POST
 from chat import selectors as chat_selectors
 from chat import services as chat_services
 from chat.serializers import message_payload
-from frontend import charts, labels
+from frontend import labels
+from frontend.errors import error_text, translate
 from frontend.forms import (
     ListingForm,
     RegisterForm,
@@ -39,6 +38,7 @@ from listings import services as listing_services
 from marketplace.accounts import selectors as account_selectors
 from marketplace.accounts import services as account_services
 from marketplace.accounts.web import SecureLoginView
+from marketplace.analytics.services import track
 from marketplace.errors import DomainError, NotFound, ServiceUnavailable, ValidationFailed
 from marketplace.money import Money
 from search import selectors as search_selectors
@@ -70,9 +70,7 @@ def pages(view: View) -> View:
 
 
 def _error_text(exc: DomainError) -> str:
-    if isinstance(exc, ValidationFailed):
-        return "; ".join(m for msgs in exc.fields.values() for m in msgs)
-    return exc.message
+    return error_text(exc)  # translated for the viewer (frontend/errors.py)
 
 
 def _back(request: HttpRequest, fallback: str = "frontend:home") -> HttpResponseRedirect:
@@ -101,7 +99,7 @@ def register(request: HttpRequest) -> HttpResponse:
         except ValidationFailed as exc:
             for field, errors in exc.fields.items():
                 for error in errors:
-                    form.add_error(field if field in form.fields else None, error)
+                    form.add_error(field if field in form.fields else None, translate(error))
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(
@@ -115,6 +113,7 @@ def register(request: HttpRequest) -> HttpResponse:
 
 class LoginView(SecureLoginView):  # throttling + two-factor step (accounts/web.py)
     template_name = "frontend/login.html"
+    second_step_template = "frontend/login_2fa.html"  # in the front end's catalogue
     redirect_authenticated_user = True
 
 
@@ -126,7 +125,8 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
     try:
         account_services.email_verify(token=token)
     except ValidationFailed as exc:
-        return render(request, "frontend/verify_email.html", {"error": exc.message}, status=400)
+        return render(request, "frontend/verify_email.html", {"error": error_text(exc)},
+                      status=400)
     except Exception:  # noqa: BLE001 - an unknown user is just an invalid link here
         return render(
             request,
@@ -156,12 +156,32 @@ def _near(city: str) -> list[dict[str, Any]]:
         return []
 
 
+FEED_ON_HOME = 12
+
+
+def _feed(request: HttpRequest, city: str) -> list[tuple[Any, Any, float | None]]:
+    """The "for you" feed (search/feed.py, as GET /api/feed): a signed-in user's
+    recommendations blended with fresh listings near their city; for anyone
+    without history, popular and fresh listings (nearby when the city is known).
+    (listing, reason label, distance km) for the first FEED_ON_HOME."""
+    from search import feed
+
+    lat, lon = (labels.CITIES[city][:2] if city in labels.CITIES else (None, None))
+    page = feed.feed_page(user=request.user, page=1, page_size=FEED_ON_HOME, lat=lat, lon=lon)
+    ids = [listing_id for listing_id, _reason, _km in page.items]
+    found = {x.id: x for x in listing_selectors.listing_queryset(user=request.user)
+             .filter(id__in=ids)}
+    return [(found[i], labels.FEED_REASONS.get(reason, ""), km)
+            for i, reason, km in page.items if i in found]
+
+
 def home(request: HttpRequest) -> HttpResponse:
     fresh = list(listing_selectors.listing_list(user=request.user)[:12])
     roots = [c for c in _categories() if c.parent_id is None]
     city = getattr(request.user, "city", "") if request.user.is_authenticated else ""
     return render(request, "frontend/home.html", {
         "fresh": fresh, "categories": roots, "near": _near(city), "city": city,
+        "feed": _feed(request, city),
     })
 
 
@@ -203,7 +223,7 @@ def search(request: HttpRequest) -> HttpResponse:
         context["base_query"] = base.urlencode()
         context["previous_page"] = params.page - 1 if params.page > 1 else None
     except ValidationFailed as exc:
-        context["errors"] = exc.fields
+        context["errors"] = {k: [translate(m) for m in v] for k, v in exc.fields.items()}
         status = 400
     except ServiceUnavailable:
         context["unavailable"] = True
@@ -234,12 +254,37 @@ def listing_detail(request: HttpRequest, listing_id: str) -> HttpResponse:
         conversation = chat_selectors.conversations_for_user(user=me).filter(
             listing_id=detail.id, buyer=me
         ).first()
+    if not is_seller:
+        # The event log's listing_viewed, as the API records it (view_count is
+        # counted by listing_view above; this is the recommender's signal).
+        track("listing_viewed", listing_id=detail.id, request=request)
     return render(request, "frontend/listing_detail.html", {
         "listing": detail, "seller": seller, "category": category, "attributes": attributes,
         "reputation": account_selectors.user_reputation(user=seller), "similar": similar,
         "is_seller": is_seller, "conversation": conversation,
-        "report_reasons": labels.REPORT_REASONS.items(),
+        "report_reasons": labels.REPORT_REASONS.items(), "share": _share(request, detail),
     })
+
+
+def _share(request: HttpRequest, detail: Any) -> dict[str, Any]:
+    """Absolute URLs for the share box and the Open Graph / Twitter card tags
+    (crawlers need absolute ones): the canonical page, the first photo, the QR code."""
+    from frontend.templatetags.market import media_url
+
+    photo = detail.photos[0] if detail.photos else None
+    image = ""
+    if photo is not None:
+        image = media_url(photo.medium or photo.image)
+        image = request.build_absolute_uri(image) if image else ""
+    description = " ".join(detail.description.split())
+    return {
+        "url": request.build_absolute_uri(reverse("frontend:listing", args=[detail.id])),
+        "qr": reverse("listing-qr", args=[detail.id]),
+        "image": image,
+        "description": description[:197] + "…" if len(description) > 200 else description,
+        "amount": detail.price.amount_major_str(),
+        "currency": detail.price.currency,
+    }
 
 
 @login_required
@@ -289,7 +334,7 @@ def _apply_service_errors(form: ListingForm, exc: ValidationFailed) -> None:
     for field, errors in exc.fields.items():
         name = {"location": "city", "shipping": "ships"}.get(field, field)
         for error in errors:
-            form.add_error(name if name in form.fields else None, error)
+            form.add_error(name if name in form.fields else None, translate(error))
 
 
 @login_required
@@ -565,7 +610,7 @@ def balance(request: HttpRequest) -> HttpResponse:
             payouts.payout_request(user=request.user, amount=amount,
                                    idempotency_key=request.POST.get("key", ""))
         except MoneyError as exc:
-            errors.append(str(exc))
+            errors.append(translate(str(exc)))
         except DomainError as exc:
             errors.append(_error_text(exc))
         else:
@@ -581,38 +626,6 @@ def balance(request: HttpRequest) -> HttpResponse:
         "errors": errors, "payout_key": uuid.uuid4().hex,
         "identity_limit": Money(settings.PAYOUT_IDENTITY_THRESHOLD_MINOR, currency),
     }, status=400 if errors else 200)
-
-
-@login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    """The seller's last 30 days: sales and conversations per day, and which
-    listings draw views and favourites (totals: per-day history is not kept)."""
-    me = request.user
-    since = timezone.now() - timedelta(days=30)
-    sales = [o for o in trust_selectors.orders_for_user(user=me, role="seller")
-             .filter(created_at__gte=since) if o.status != "cancelled"]
-    conversations = chat_selectors.conversations_for_user(user=me).filter(
-        seller=me, created_at__gte=since
-    )
-    listings = list(listing_selectors.listing_list(user=me, seller="me"))
-    top_views = sorted(listings, key=lambda x: -x.view_count)[:8]
-    top_favourites = sorted(listings, key=lambda x: -x.favorites_count)[:8]
-    revenue = Money.total((o.price for o in sales if o.status == "completed"),
-                          settings.MARKETPLACE_CURRENCY)
-    return render(request, "frontend/dashboard.html", {
-        "charts": [
-            (_("Sales per day"), charts.daily(o.created_at for o in sales)),
-            (_("New conversations per day"),
-             charts.daily(c.created_at for c in conversations)),
-            (_("Views by listing"), charts.bars([(x.title, x.view_count) for x in top_views])),
-            (_("Favourites by listing"),
-             charts.bars([(x.title, x.favorites_count) for x in top_favourites])),
-        ],
-        "sales_count": len(sales), "revenue": revenue,
-        "views": sum(x.view_count for x in listings),
-        "favourites": sum(x.favorites_count for x in listings),
-        "width": charts.WIDTH, "height": charts.HEIGHT,
-    })
 
 
 @login_required

@@ -376,3 +376,45 @@ def data_export_for(user: Any) -> Any:
         (f"listings/{p['listing_id']}/{p['image'].rsplit('/', 1)[-1]}", p["image"]) for p in photos
     ]
     return ExportPart({"listings": listings, "favourites": favourites}, files)
+
+
+# --- dashboards (KPIs) --------------------------------------------------------------------------
+
+
+def seller_listing_rows(*, seller: Any) -> list[dict[str, Any]]:
+    """The seller's own listings (every status, newest first) as
+    `{id, title, status}`: what the seller dashboard reports on."""
+    return [
+        {"id": str(r["id"]), "title": r["title"], "status": r["status"]}
+        for r in Listing.objects.filter(seller=seller).order_by("-created_at")
+        .values("id", "title", "status")
+    ]
+
+
+def seller_listing_ids(*, seller: Any) -> QuerySet[Listing]:
+    """The seller's listing ids as a lazy queryset (used as a subquery)."""
+    return Listing.objects.filter(seller=seller).values_list("id", flat=True)
+
+
+def listing_kpis(*, since: datetime, until: datetime) -> dict[str, Any]:
+    """For the operator dashboard: listings by status now (every status, 0
+    included), listings created in [since, until], and how many of those the
+    fraud model held (their stored publish-check score is above
+    FRAUD_HOLD_THRESHOLD: held now, or held and later approved or removed)."""
+    from django.conf import settings
+    from django.db.models import Count
+
+    by_status = dict(
+        Listing.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n")
+        .order_by()
+    )
+    created = Listing.objects.filter(created_at__gte=since, created_at__lte=until)
+    counts = created.aggregate(
+        created=Count("id"),
+        held=Count("id", filter=Q(fraud_score__gt=settings.FRAUD_HOLD_THRESHOLD)),
+    )
+    return {
+        "by_status": {s.value: by_status.get(s.value, 0) for s in ListingStatus},
+        "created": counts["created"],
+        "fraud_held": counts["held"],
+    }

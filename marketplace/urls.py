@@ -6,6 +6,7 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from frontend import views_dashboards
 from marketplace import views
 
 api_patterns = [
@@ -18,6 +19,9 @@ api_patterns = [
     path("", include("chat.urls")),
     path("", include("trust.urls")),
     path("", include("moderation.urls")),
+    # Dashboards compose several apps' selectors, so they live in the top layer.
+    path("me/dashboard", views_dashboards.SellerDashboardView.as_view(), name="me-dashboard"),
+    path("ops/dashboard", views_dashboards.OpsDashboardView.as_view(), name="ops-dashboard"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

@@ -67,14 +67,11 @@ def on_listing_content(payload: dict[str, Any]) -> None:
 
 
 def on_message_flagged(payload: dict[str, Any]) -> None:
-    from chat.models import Conversation
+    from chat.selectors import conversation_listing_id
     from moderation import services
     from moderation.models import CaseSource, TargetType
 
-    listing_id = (
-        Conversation.objects.filter(pk=payload.get("conversation_id"))
-        .values_list("listing_id", flat=True).first()
-    )
+    listing_id = conversation_listing_id(conversation_id=payload.get("conversation_id"))
     score = payload.get("score")
     services.case_flag(
         target_type=TargetType.MESSAGE, target_id=payload["message_id"],
@@ -91,18 +88,18 @@ def on_message_flagged(payload: dict[str, Any]) -> None:
 def on_order_escalated(payload: dict[str, Any]) -> None:
     from moderation import services
     from moderation.models import CaseSource, TargetType
-    from trust.models import Order
+    from trust.selectors import order_dispute_facts
 
-    order = Order.objects.filter(pk=payload["order_id"]).first()
+    order = order_dispute_facts(order_id=payload.get("order_id"))
     if order is None:
         return
-    frozen = order.dispute_reason == "account_suspended"
+    frozen = order["dispute_reason"] == "account_suspended"
     services.case_flag(
-        target_type=TargetType.ORDER, target_id=order.pk,
+        target_type=TargetType.ORDER, target_id=order["id"],
         source=CaseSource.ACCOUNT_SUSPENDED if frozen else CaseSource.DISPUTE,
-        reasons=[f"dispute: {order.dispute_reason}"] + ([payload["note"]] if payload.get("note")
-                                                        else []),
-        confidence=1.0, subject_id=order.seller_id, listing_id=order.listing_id,
+        reasons=[f"dispute: {order['dispute_reason']}"]
+        + ([payload["note"]] if payload.get("note") else []),
+        confidence=1.0, subject_id=order["seller_id"], listing_id=order["listing_id"],
     )
 
 

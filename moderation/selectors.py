@@ -366,3 +366,73 @@ def data_export_for(user: Any) -> Any:
             ],
         }
     )
+
+
+def appeal_statement(*, case_id: Any, user_id: Any) -> dict[str, Any]:
+    """What the appeal page shows the holder of an appeal token (the token
+    already proves who they are): the latest decision on the case, its
+    deadline, and their appeal against it, if any. NotFound when the case or
+    its decision is gone."""
+    from django.conf import settings
+
+    from moderation.models import Appeal
+
+    case = Case.objects.filter(pk=parse_uuid(case_id)).first() if parse_uuid(case_id) else None
+    decision = case.decisions.order_by("-created_at").first() if case else None
+    if case is None or decision is None:
+        raise NotFound("No such case.")
+    appeal = (
+        Appeal.objects.filter(case=case, appellant_id=parse_uuid(user_id))
+        .order_by("-created_at").first()
+    )
+    deadline = decision.created_at + timedelta(days=settings.MODERATION_APPEAL_WINDOW_DAYS)
+    return {
+        "case": case, "decision": decision, "appeal": appeal, "deadline": deadline,
+        # appeal_submit refuses a second appeal on one decision and while one waits
+        "open": timezone.now() <= deadline and not (
+            appeal is not None
+            and (appeal.decision_id == decision.pk or appeal.status == "pending")
+        ),
+    }
+
+
+def appeals_for_user(*, user: Any) -> QuerySet[Any]:
+    """The user's own appeals, newest first, with their case and decision."""
+    from moderation.models import Appeal
+
+    return (
+        Appeal.objects.filter(appellant=user)
+        .select_related("case", "decision")
+        .order_by("-created_at")
+    )
+
+
+def case_flow(*, window: Any) -> dict[str, Any]:
+    """Per-day flow for the moderation dashboard over `window`
+    (marketplace.analytics.kpi.Window), next to `metrics()`: cases opened per
+    day (created), cases closed per day (a case's latest decision, by
+    `decided_at`), and SLA breaches: cases closed in the window after their
+    `sla_due_at`, plus the ones still in the queue past it now."""
+    from django.db.models import F
+
+    from marketplace.analytics.kpi import count_by_day
+
+    opened = count_by_day(
+        Case.objects.filter(created_at__gte=window.start, created_at__lte=window.end),
+        "created_at",
+    )
+    closed_qs = Case.objects.filter(status=CaseStatus.DECIDED, decided_at__gte=window.start,
+                                    decided_at__lte=window.end)
+    closed = count_by_day(closed_qs, "decided_at")
+    late = count_by_day(closed_qs.filter(decided_at__gt=F("sla_due_at")), "decided_at")
+    return {
+        "opened_daily": window.series(opened),
+        "closed_daily": window.series(closed),
+        "closed_late_daily": window.series(late),
+        "opened": sum(opened.values()),
+        "closed": sum(closed.values()),
+        "sla_breaches_closed": sum(late.values()),
+        "sla_breaches_open": Case.objects.filter(
+            status__in=QUEUE_STATUSES, sla_due_at__lt=timezone.now()
+        ).count(),
+    }

@@ -598,6 +598,7 @@ def _statement_of_reasons(case: Case, decision: Decision) -> None:
     deadline = decision.created_at + timedelta(days=settings.MODERATION_APPEAL_WINDOW_DAYS)
     facts = [r for r in case.reasons][:20]
     for user in _affected_users(case):
+        token = appeal_token(case_id=case.pk, user_id=user.pk)
         notify(
             recipient=user,
             kind="moderation_decision",
@@ -619,11 +620,15 @@ def _statement_of_reasons(case: Case, decision: Decision) -> None:
                 "appeal": {
                     "how": "POST /api/appeals {\"case\": \"<case_id>\", \"statement\": \"...\"}",
                     # Lets a suspended user (who cannot log in) appeal too.
-                    "token": appeal_token(case_id=case.pk, user_id=user.pk),
+                    "token": token,
+                    "url": settings.SITE_URL.rstrip("/") + appeal_page_path(token),
                     "until": deadline.isoformat(),
                     "reviewed_by": "a human moderator other than the one who decided",
                 },
             },
+            # The e-mail and the notification centre open the appeal page, which
+            # works without logging in (the token in the path is the proof).
+            link=appeal_page_path(token),
             dedupe_key=f"moderation:{decision.pk}:{user.pk}",
         )
 
@@ -775,10 +780,18 @@ def appeal_token(*, case_id: Any, user_id: Any) -> str:
     return signing.dumps({"c": str(case_id), "u": str(user_id)}, salt=_APPEAL_SALT)
 
 
-def appeal_submit_with_token(*, token: Any, case_id: Any, statement: Any) -> Appeal:
-    """`appeal_submit` for the holder of an appeal token from a statement of
-    reasons. The token names the case and the user; it lasts as long as the
-    appeal window."""
+# The web page a statement of reasons links to (frontend/urls.py serves it;
+# a path, not a reverse(), so moderation does not depend on the front end).
+APPEAL_PAGE_PATH = "/appeal/{token}/"
+
+
+def appeal_page_path(token: str) -> str:
+    return APPEAL_PAGE_PATH.format(token=token)
+
+
+def appeal_token_read(*, token: Any) -> dict[str, str]:
+    """{"case_id", "user_id"} of a valid appeal token; InvalidState (409) when
+    the appeal window has passed, NotAllowed (403) when forged or damaged."""
     max_age = timedelta(days=settings.MODERATION_APPEAL_WINDOW_DAYS)
     try:
         data = signing.loads(str(token), salt=_APPEAL_SALT, max_age=max_age)
@@ -787,9 +800,17 @@ def appeal_submit_with_token(*, token: Any, case_id: Any, statement: Any) -> App
                            state="expired") from None
     except signing.BadSignature:
         raise NotAllowed("This appeal link is not valid.", code="bad_token") from None
-    if str(parse_uuid(case_id)) != data.get("c"):
+    return {"case_id": str(data.get("c")), "user_id": str(data.get("u"))}
+
+
+def appeal_submit_with_token(*, token: Any, case_id: Any, statement: Any) -> Appeal:
+    """`appeal_submit` for the holder of an appeal token from a statement of
+    reasons. The token names the case and the user; it lasts as long as the
+    appeal window."""
+    data = appeal_token_read(token=token)
+    if str(parse_uuid(case_id)) != data["case_id"]:
         raise NotAllowed("This appeal link is for another case.", code="bad_token")
-    appellant = get_user_model().objects.filter(pk=data.get("u")).first()
+    appellant = get_user_model().objects.filter(pk=data["user_id"]).first()
     if appellant is None:
         raise NotFound("No such case.")
     return appeal_submit(appellant=appellant, case_id=case_id, statement=statement)

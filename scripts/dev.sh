@@ -76,6 +76,12 @@ ensure_chromium() {
   apt_install chromium fonts-noto-cjk || echo "warning: chromium could not be installed" >&2
 }
 
+ensure_gettext() {
+  # The translation-completeness test extracts strings with GNU xgettext.
+  if command -v xgettext >/dev/null && command -v msgfmt >/dev/null; then return; fi
+  apt_install gettext || echo "warning: gettext could not be installed" >&2
+}
+
 cmd_lint() {
   ensure_python
   log "ruff"
@@ -87,6 +93,7 @@ cmd_test() {
   ensure_postgres
   ensure_redis
   ensure_chromium
+  ensure_gettext
   cmd_lint
   export DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/marketplace}"
   export REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"

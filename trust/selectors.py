@@ -36,6 +36,19 @@ def orders_for_user(*, user: Any, role: str | None = None) -> QuerySet[Order]:
     return qs.order_by("-created_at")
 
 
+def order_dispute_facts(*, order_id: Any) -> dict[str, Any] | None:
+    """{id, seller_id, listing_id, dispute_reason} of an order (None for an
+    unknown id): what a moderation case about its dispute needs."""
+    uid = parse_uuid(order_id)
+    if uid is None:
+        return None
+    return (
+        Order.objects.filter(pk=uid)
+        .values("id", "seller_id", "listing_id", "dispute_reason")
+        .first()
+    )
+
+
 def statement_lines(*, user: Any) -> QuerySet[JournalLine]:
     """Ledger lines of the user's own accounts, and escrow lines of their sales."""
     accounts = LedgerAccount.objects.filter(user=user)
@@ -113,3 +126,63 @@ def deletion_blockers(user: Any) -> list[str]:
         .count()
     )
     return [f"{open_orders} open order(s) must be completed or cancelled"] if open_orders else []
+
+
+# --- dashboards (KPIs) --------------------------------------------------------------------------
+
+
+def order_kpis(*, window: Any, currency: str) -> dict[str, Any]:
+    """For the operator dashboard, over `window` (marketplace.analytics.kpi.Window):
+
+    - GMV: the sum of prices of orders paid in the window (by `paid_at`,
+      whatever happened to them later), per day and in total, in `currency`;
+    - orders created per day, by their status now;
+    - dispute rate: of the orders paid in the window, the share that had a
+      dispute opened (`dispute_state` set, open or resolved).
+    """
+    from django.db.models import Count, Sum
+
+    from marketplace.analytics.kpi import local_day, rate
+
+    paid = Order.objects.filter(paid_at__gte=window.start, paid_at__lte=window.end,
+                                currency=currency)
+    gmv_by_day = {
+        r["day"]: r["gmv"]
+        for r in paid.annotate(day=local_day("paid_at")).values("day")
+        .annotate(gmv=Sum("price_minor")).order_by()
+    }
+    counts = paid.aggregate(paid=Count("id"), disputed=Count("id", filter=~Q(dispute_state="")))
+    created = Order.objects.filter(created_at__gte=window.start, created_at__lte=window.end)
+    by_status: dict[str, dict[Any, int]] = {}
+    for r in (created.annotate(day=local_day("created_at")).values("day", "status")
+              .annotate(n=Count("id")).order_by()):
+        by_status.setdefault(r["status"], {})[r["day"]] = r["n"]
+    gmv_daily = window.series(gmv_by_day)
+    return {
+        "gmv": {"amount_minor": int(sum(gmv_daily)), "currency": currency},
+        "gmv_daily": [int(v) for v in gmv_daily],
+        "orders_created": created.count(),
+        "orders_daily_by_status": {s: window.series(d) for s, d in sorted(by_status.items())},
+        "paid_orders": counts["paid"],
+        "disputed_orders": counts["disputed"],
+        "dispute_rate": rate(counts["disputed"], counts["paid"]),
+    }
+
+
+def seller_sales_kpis(*, seller: Any, window: Any, currency: str) -> dict[str, Any]:
+    """The seller's own orders in the window: sold (paid in the window) and
+    the money of sales completed in the window (funds released)."""
+    from django.db.models import Count, Sum
+
+    mine = Order.objects.filter(seller=seller, currency=currency)
+    paid = mine.filter(paid_at__gte=window.start, paid_at__lte=window.end).aggregate(
+        n=Count("id"), total=Sum("price_minor"))
+    completed = mine.filter(status="completed", closed_at__gte=window.start,
+                            closed_at__lte=window.end).aggregate(n=Count("id"),
+                                                                 total=Sum("price_minor"))
+    return {
+        "paid_orders": paid["n"],
+        "paid_value": {"amount_minor": int(paid["total"] or 0), "currency": currency},
+        "completed_orders": completed["n"],
+        "completed_value": {"amount_minor": int(completed["total"] or 0), "currency": currency},
+    }

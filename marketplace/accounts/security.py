@@ -274,10 +274,21 @@ def totp_begin(*, user: User) -> dict[str, str]:
         else:
             device.secret, device.last_step = secret, 0
             device.save(update_fields=["secret", "last_step"])
+    return _enrolment(user, secret)
+
+
+def _enrolment(user: User, secret: str) -> dict[str, str]:
     uri = _totp(secret).provisioning_uri(
         name=user.email or user.username, issuer_name=settings.TWO_FACTOR_ISSUER
     )
     return {"secret": secret, "otpauth_uri": uri}
+
+
+def totp_pending(*, user: User) -> dict[str, str] | None:
+    """The secret and otpauth:// URI of an enrolment begun but not confirmed
+    (the web page shows its QR code again after a wrong first code), or None."""
+    device = TotpDevice.objects.filter(user=user, confirmed_at__isnull=True).first()
+    return _enrolment(user, device.secret) if device is not None else None
 
 
 def totp_confirm_code(*, user: User, code: str) -> bool:
@@ -404,7 +415,8 @@ def session_start(*, user: User, kind: str, client: ClientInfo) -> StartedSessio
                     "ip": client.ip,
                     "at": now.isoformat(),
                 },
-                link="",  # the sessions list: GET /api/me/sessions
+                # the web sessions page (frontend); apps: GET /api/me/sessions
+                link="/me/settings/sessions/",
                 dedupe_key=f"new-device:{session.id}",
             )
     if kind == SessionKind.WEB and client.session is not None:

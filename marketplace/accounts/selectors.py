@@ -57,6 +57,13 @@ def sessions_active(*, user: User) -> QuerySet[UserSession]:
     )
 
 
+def data_export_latest(*, user: User) -> Any:
+    """The user's most recent data export (any status), or None."""
+    from marketplace.accounts.models import DataExport
+
+    return DataExport.objects.filter(user=user).order_by("-created_at").first()
+
+
 def payout_details(*, user: User) -> dict[str, Any]:
     import json
 

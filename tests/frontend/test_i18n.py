@@ -22,14 +22,18 @@ def _po_entries() -> dict[str, str]:
         fields: dict[str, str] = {}
         current = None
         for line in block.splitlines():
-            match = re.match(r'^(msgid|msgid_plural|msgstr(?:\[0\])?) "(.*)"$', line)
+            match = re.match(r'^(msgctxt|msgid|msgid_plural|msgstr(?:\[0\])?) "(.*)"$', line)
             if match:
                 current = match.group(1).replace("[0]", "")
                 fields[current] = match.group(2)
             elif line.startswith('"') and current:
                 fields[current] += line[1:-1]
         if fields.get("msgid"):
-            entries[_unescape(fields["msgid"])] = _unescape(fields.get("msgstr", ""))
+            # pgettext entries are keyed "context\x04msgid", as in the compiled catalogue
+            key = _unescape(fields["msgid"])
+            if "msgctxt" in fields:
+                key = _unescape(fields["msgctxt"]) + "\x04" + key
+            entries[key] = _unescape(fields.get("msgstr", ""))
     return entries
 
 
