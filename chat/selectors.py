@@ -128,6 +128,46 @@ def conversation_listing_id(*, conversation_id: Any) -> Any:
     return Conversation.objects.filter(pk=uid).values_list("listing_id", flat=True).first()
 
 
+# --- for moderation (no access check: moderators and the system read any message) ------
+
+
+def message_for_moderation(*, message_id: Any) -> dict[str, Any] | None:
+    """{id, conversation_id, sender_id} of a message (None for an unknown id):
+    enough to check who may report it, through
+    `conversation_get_for_participant`."""
+    uid = parse_uuid(message_id)
+    if uid is None:
+        return None
+    return Message.objects.filter(pk=uid).values("id", "conversation_id", "sender_id").first()
+
+
+def message_state(*, message_id: Any) -> dict[str, Any]:
+    """{body, removed} of a message for the moderation audit log ({} for an
+    unknown id)."""
+    row = Message.objects.filter(pk=message_id).values("body", "data").first()
+    if row is None:
+        return {}
+    return {"body": row["body"], "removed": bool((row["data"] or {}).get("removed"))}
+
+
+def message_excerpt(*, message_id: Any, around: int = 5) -> list[dict[str, Any]] | None:
+    """The message with up to `around` messages either side of it in its
+    conversation, oldest first, the message itself marked `flagged` (two
+    queries); None for an unknown id."""
+    message = Message.objects.filter(pk=message_id).first()
+    if message is None:
+        return None
+    nearby = Message.objects.filter(
+        conversation_id=message.conversation_id,
+        seq__gte=message.seq - around, seq__lte=message.seq + around,
+    ).order_by("seq")
+    return [
+        {"id": str(m.pk), "seq": m.seq, "sender_id": str(m.sender_id or ""),
+         "body": m.body, "at": m.created_at.isoformat(), "flagged": m.pk == message.pk}
+        for m in nearby
+    ]
+
+
 def blocked_user_ids(user_id: Any) -> set[Any]:
     """Users `user_id` blocked or was blocked by (the feed hides their listings)."""
     from chat.models import Block

@@ -326,9 +326,14 @@ def favouriters_of(*, listing_id: Any) -> QuerySet[Any]:
     )
 
 
-def seller_listing_count(*, seller_id: Any) -> int:
-    """How many listings a seller has ever created (any status): a fraud feature."""
-    return Listing.objects.filter(seller_id=seller_id).count()
+def seller_listing_count(*, seller_id: Any, as_of: datetime | None = None) -> int:
+    """How many listings a seller has ever created (any status): a fraud
+    feature. With `as_of`, only those created up to then (inclusive), as the
+    fraud model's training rows saw the seller at a past decision."""
+    listings = Listing.objects.filter(seller_id=seller_id)
+    if as_of is not None:
+        listings = listings.filter(created_at__lte=as_of)
+    return listings.count()
 
 
 def seller_recent_listings(*, seller_id: Any, limit: int = 20) -> list[Listing]:
@@ -337,6 +342,75 @@ def seller_recent_listings(*, seller_id: Any, limit: int = 20) -> list[Listing]:
         Listing.objects.filter(seller_id=seller_id).select_related("category")
         .order_by("-created_at")[:limit]
     )
+
+
+# --- for moderation (no access check: moderators and the system act on any listing) ------
+
+
+def listing_for_moderation(*, listing_id: Any) -> Listing | None:
+    """The listing (category and seller joined) that a moderation check or a
+    moderator's decision acts on, whatever its status; None for an unknown id.
+    Hand it to `listings.services` to change it."""
+    uid = parse_uuid(listing_id)
+    if uid is None:
+        return None
+    return Listing.objects.select_related("category", "seller").filter(pk=uid).first()
+
+
+def listing_is_active(*, listing: Listing) -> bool:
+    """Live and searchable."""
+    return listing.status == ListingStatus.ACTIVE
+
+
+def listing_is_held(*, listing: Listing) -> bool:
+    """Waiting for a moderator (pending_review)."""
+    return listing.status == ListingStatus.PENDING_REVIEW
+
+
+def listing_moderation_summaries(*, listing_ids: Iterable[Any]) -> dict[Any, dict[str, Any]]:
+    """{listing id: {id, title, status, fraud_score}} in one query, for the
+    rows of the moderation queue (falsy ids are skipped)."""
+    rows = Listing.objects.filter(pk__in=[i for i in listing_ids if i]).values(
+        "id", "title", "status", "fraud_score"
+    )
+    return {row["id"]: row for row in rows}
+
+
+def listing_view_count(*, listing_id: Any) -> int:
+    """How often the listing was viewed (0 for an unknown id): part of a
+    moderation case's exposure."""
+    views = Listing.objects.filter(pk=listing_id).values_list("view_count", flat=True).first()
+    return int(views or 0)
+
+
+def listing_moderation_state(*, listing_id: Any) -> dict[str, Any]:
+    """{status, removed_by_moderator} for the moderation audit log's
+    before/after ({} for an unknown id)."""
+    row = Listing.objects.filter(pk=listing_id).values("status", "removed_by_moderator").first()
+    return dict(row) if row else {}
+
+
+def listing_moderation_facts(*, listing_id: Any) -> dict[str, Any] | None:
+    """What a moderator sees of a listing in a case's evidence: text,
+    status, category, price, fraud score and reasons, views and photo URLs
+    (two queries); None for an unknown id."""
+    listing = Listing.objects.filter(pk=listing_id).select_related("category").first()
+    if listing is None:
+        return None
+    return {
+        "id": str(listing.pk), "title": listing.title,
+        "description": listing.description, "status": listing.status,
+        "category": listing.category.slug, "price": listing.price.to_dict(),
+        "fraud_score": listing.fraud_score, "fraud_reasons": listing.fraud_reasons,
+        "view_count": listing.view_count,
+        "photos": [p.image.url for p in listing.photos.all() if p.image],
+    }
+
+
+def listing_photos_with_seller(*, listing_id: Any) -> QuerySet[Photo]:
+    """The listing's photos, each with its listing joined (for the seller id):
+    what moderation's duplicate-photo hashing reads."""
+    return Photo.objects.filter(listing_id=listing_id).select_related("listing")
 
 
 def listing_ids_due_for_expiry(*, now: datetime, limit: int = 500) -> list[uuid.UUID]:

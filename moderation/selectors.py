@@ -78,38 +78,29 @@ def queue(
 
 def listing_summaries(listing_ids: list[Any]) -> dict[Any, dict[str, Any]]:
     """{listing id: {title, status, fraud_score}} in one query (queue rows)."""
-    from listings.models import Listing
+    from listings.selectors import listing_moderation_summaries
 
-    rows = Listing.objects.filter(pk__in=[i for i in listing_ids if i]).values(
-        "id", "title", "status", "fraud_score"
-    )
-    return {row["id"]: row for row in rows}
+    return listing_moderation_summaries(listing_ids=listing_ids)
 
 
 def exposure_facts(case: Case) -> tuple[int, int]:
-    """(listing views, open orders) behind a case's exposure."""
-    from listings.models import Listing
-    from trust.models import OPEN_STATUSES, Order
+    """(listing views, open orders) behind a case's exposure: the listing's
+    orders for a listing case, else the subject's as a seller."""
+    from listings.selectors import listing_view_count
+    from trust.selectors import open_order_count
 
-    views = 0
-    open_orders = Order.objects.filter(status__in=OPEN_STATUSES)
     if case.listing_id:
-        views = (
-            Listing.objects.filter(pk=case.listing_id).values_list("view_count", flat=True).first()
-            or 0
-        )
-        open_orders = open_orders.filter(listing_id=case.listing_id)
-    elif case.subject_id:
-        open_orders = open_orders.filter(seller_id=case.subject_id)
-    else:
-        return 0, 0
-    return int(views), open_orders.count()
+        return (listing_view_count(listing_id=case.listing_id),
+                open_order_count(listing_id=case.listing_id))
+    if case.subject_id:
+        return 0, open_order_count(seller_id=case.subject_id)
+    return 0, 0
 
 
 def listing_photos(*, listing_id: Any) -> QuerySet[Any]:
-    from listings.models import Photo
+    from listings.selectors import listing_photos_with_seller
 
-    return Photo.objects.filter(listing_id=listing_id).select_related("listing")
+    return listing_photos_with_seller(listing_id=listing_id)
 
 
 def photo_matches(*, listing_id: Any, seller_id: Any, max_distance: int) -> list[dict[str, Any]]:
@@ -158,31 +149,23 @@ def case_evidence(case: Case) -> dict[str, Any]:
     """What a moderator needs to decide: the listing with photos, the
     reports, fraud score and reasons, the subject's history and reputation,
     the chat excerpt, the disputed order."""
-    from chat.models import Message
-    from listings.models import Listing
+    from chat.selectors import message_excerpt
+    from listings.selectors import listing_moderation_facts, seller_listing_count
     from marketplace.accounts.selectors import user_reputation
-    from trust.models import Order
+    from trust.selectors import order_evidence, seller_order_counts
 
     evidence: dict[str, Any] = {"flags": case.evidence}
     if case.listing_id:
-        listing = Listing.objects.filter(pk=case.listing_id).select_related("category").first()
+        listing = listing_moderation_facts(listing_id=case.listing_id)
         if listing is not None:
-            evidence["listing"] = {
-                "id": str(listing.pk), "title": listing.title,
-                "description": listing.description, "status": listing.status,
-                "category": listing.category.slug, "price": listing.price.to_dict(),
-                "fraud_score": listing.fraud_score, "fraud_reasons": listing.fraud_reasons,
-                "view_count": listing.view_count,
-                "photos": [p.image.url for p in listing.photos.all() if p.image],
-            }
+            evidence["listing"] = listing
     if case.subject is not None:
         user = case.subject
-        orders = Order.objects.filter(seller=user).values("status").annotate(n=Count("id"))
         evidence["subject"] = {
             "id": str(user.pk), "username": user.username, "is_active": user.is_active,
             "joined": user.date_joined.isoformat(),
-            "listings": Listing.objects.filter(seller=user).count(),
-            "orders_as_seller": {row["status"]: row["n"] for row in orders},
+            "listings": seller_listing_count(seller_id=user.pk),
+            "orders_as_seller": seller_order_counts(seller_id=user.pk),
             "reputation": user_reputation(user=user),
             "earlier_cases": list(
                 Case.objects.filter(subject=user).exclude(pk=case.pk)
@@ -190,31 +173,13 @@ def case_evidence(case: Case) -> dict[str, Any]:
             ),
         }
     if case.target_type == TargetType.MESSAGE:
-        message = Message.objects.filter(pk=case.target_id).first()
-        if message is not None:
-            around = Message.objects.filter(
-                conversation_id=message.conversation_id,
-                seq__gte=message.seq - 5, seq__lte=message.seq + 5,
-            ).order_by("seq")
-            evidence["chat_excerpt"] = [
-                {"id": str(m.pk), "seq": m.seq, "sender_id": str(m.sender_id or ""),
-                 "body": m.body, "at": m.created_at.isoformat(), "flagged": m.pk == message.pk}
-                for m in around
-            ]
+        excerpt = message_excerpt(message_id=case.target_id, around=5)
+        if excerpt is not None:
+            evidence["chat_excerpt"] = excerpt
     if case.target_type == TargetType.ORDER:
-        order = Order.objects.filter(pk=case.target_id).first()
+        order = order_evidence(order_id=case.target_id)
         if order is not None:
-            evidence["order"] = {
-                "id": str(order.pk), "status": order.status, "price": order.price.to_dict(),
-                "buyer_id": str(order.buyer_id), "seller_id": str(order.seller_id),
-                "dispute_reason": order.dispute_reason, "dispute_details": order.dispute_details,
-                "dispute_state": order.dispute_state,
-                "timeline": [
-                    {"status": e.status, "action": e.action, "note": e.note,
-                     "at": e.at.isoformat()}
-                    for e in order.events.order_by("at")
-                ],
-            }
+            evidence["order"] = order
     evidence["reports"] = [
         {"reporter": r.reporter.username, "reason": r.reason, "details": r.details,
          "times": r.times_reported, "at": r.created_at.isoformat()}
@@ -290,8 +255,8 @@ def fraud_training_rows() -> list[dict[str, Any]]:
     """Labelled listing rows from final human decisions (trust's fraud model
     trains on them): removed listings flagged as scams or by the fraud model
     are 1, held listings a moderator approved are 0."""
-    from listings.models import Listing
-    from trust.models import Order
+    from listings.selectors import listing_for_moderation, seller_listing_count
+    from trust.selectors import seller_completed_orders
 
     latest = Decision.objects.filter(case=OuterRef("pk"), automated=False).order_by("-created_at")
     cases = (
@@ -311,10 +276,7 @@ def fraud_training_rows() -> list[dict[str, Any]]:
             label = 0
         else:
             continue
-        listing = (
-            Listing.objects.select_related("category", "seller")
-            .filter(pk=case["listing_id"]).first()
-        )
+        listing = listing_for_moderation(listing_id=case["listing_id"])
         if listing is None:
             continue
         seller, at = listing.seller, case["final_at"]
@@ -323,10 +285,8 @@ def fraud_training_rows() -> list[dict[str, Any]]:
             "price": listing.price.to_dict(), "category": listing.category.slug,
             "seller": {
                 "account_age_days": max(0, (at - seller.date_joined).days),
-                "listings_count": Listing.objects.filter(seller=seller, created_at__lte=at).count(),
-                "completed_orders": Order.objects.filter(
-                    seller=seller, status="completed", closed_at__lte=at
-                ).count(),
+                "listings_count": seller_listing_count(seller_id=seller.pk, as_of=at),
+                "completed_orders": seller_completed_orders(seller_id=seller.pk, as_of=at),
             },
             "label": label, "seller_id": str(seller.pk),
         })

@@ -296,13 +296,11 @@ def _resolve_report_target(
 ) -> tuple[Any, Any]:
     """(subject user id, listing id) of a target the reporter may see;
     NotFound for what does not exist or is not theirs to see."""
-    from chat.models import Message
-    from chat.selectors import conversation_get_for_participant
-    from listings.models import Listing
-    from listings.selectors import listing_visible_to
+    from chat.selectors import conversation_get_for_participant, message_for_moderation
+    from listings.selectors import listing_for_moderation, listing_visible_to
 
     if target_type == TargetType.LISTING:
-        listing = Listing.objects.filter(pk=target_id).first()
+        listing = listing_for_moderation(listing_id=target_id)
         if listing is None or not listing_visible_to(listing=listing, user=reporter):
             raise NotFound("No such listing.")
         if listing.seller_id == reporter.pk:
@@ -315,15 +313,16 @@ def _resolve_report_target(
         if user.pk == reporter.pk:
             raise ValidationFailed({"target_id": ["You cannot report yourself."]})
         return user.pk, None
-    message = Message.objects.filter(pk=target_id).select_related("conversation").first()
+    message = message_for_moderation(message_id=target_id)
     if message is None:
         raise NotFound("No such message.")
     conversation = conversation_get_for_participant(
-        conversation_id=message.conversation_id, user=reporter
+        conversation_id=message["conversation_id"], user=reporter
     )
-    if message.sender_id is None or message.sender_id == reporter.pk:
+    sender_id = message["sender_id"]
+    if sender_id is None or sender_id == reporter.pk:
         raise ValidationFailed({"target_id": ["You can only report the other party's messages."]})
-    return message.sender_id, conversation.listing_id
+    return sender_id, conversation.listing_id
 
 
 def report_submit(
@@ -451,10 +450,9 @@ def _check_may_decide(case: Case, moderator: Any) -> None:
 
 
 def _listing_state(listing_id: Any) -> dict[str, Any]:
-    from listings.models import Listing
+    from listings.selectors import listing_moderation_state
 
-    row = Listing.objects.filter(pk=listing_id).values("status", "removed_by_moderator").first()
-    return dict(row) if row else {}
+    return listing_moderation_state(listing_id=listing_id)
 
 
 def _user_state(user_id: Any) -> dict[str, Any]:
@@ -463,19 +461,18 @@ def _user_state(user_id: Any) -> dict[str, Any]:
 
 
 def _order_state(order_id: Any) -> dict[str, Any]:
-    from trust.models import Order
+    from trust.selectors import order_state
 
-    row = Order.objects.filter(pk=order_id).values("status", "dispute_state").first()
-    return dict(row) if row else {}
+    return order_state(order_id=order_id)
 
 
 def _message_state(message_id: Any) -> dict[str, Any]:
-    from chat.models import Message
+    from chat.selectors import message_state
 
-    row = Message.objects.filter(pk=message_id).values("body", "data").first()
-    if row is None:
-        return {}
-    return {"body": row["body"][:500], "removed": bool((row["data"] or {}).get("removed"))}
+    state = message_state(message_id=message_id)
+    if state:
+        state["body"] = state["body"][:500]  # enough for the audit log
+    return state
 
 
 def _target_state(case: Case) -> dict[str, Any]:
@@ -533,13 +530,13 @@ def _carry_out(
     previous: Decision | None,
 ) -> None:
     from listings import services as listing_services
-    from listings.models import Listing, ListingStatus
+    from listings.selectors import listing_for_moderation, listing_is_held
     from trust import escrow
-    from trust.models import Order
+    from trust.selectors import order_for_moderation
 
     subject = User.objects.filter(pk=case.subject_id).first() if case.subject_id else None
     listing = (
-        Listing.objects.filter(pk=case.listing_id).first()
+        listing_for_moderation(listing_id=case.listing_id)
         if case.listing_id and case.target_type == TargetType.LISTING else None
     )
     reason = note or ", ".join(case.reasons) or action
@@ -549,7 +546,7 @@ def _carry_out(
         user_unsuspend(user=subject, case=case, actor=moderator, reason=reason)
 
     if action == Action.APPROVE:
-        if listing is not None and listing.status == ListingStatus.PENDING_REVIEW:
+        if listing is not None and listing_is_held(listing=listing):
             listing_services.listing_approve(listing=listing, actor=moderator)
         elif listing is not None and listing.removed_by_moderator and overturning:
             listing_services.listing_reinstate(listing=listing, actor=moderator)
@@ -568,7 +565,7 @@ def _carry_out(
             raise NotAllowed("You cannot suspend yourself.")
         user_suspend(user=subject, case=case, actor=moderator, reason=reason)
     elif action in (Action.REFUND, Action.RELEASE, Action.SPLIT):
-        order = Order.objects.filter(pk=case.target_id).first()
+        order = order_for_moderation(order_id=case.target_id)
         if order is None:
             raise NotFound("The order of this case no longer exists.")
         if previous is not None and previous.action != action:
@@ -583,11 +580,9 @@ def _affected_users(case: Case) -> list[Any]:
     """Who gets the statement of reasons: the subject, and for disputes the buyer too."""
     ids = [case.subject_id] if case.subject_id else []
     if case.target_type == TargetType.ORDER:
-        from trust.models import Order
+        from trust.selectors import order_buyer_id
 
-        buyer_id = (
-            Order.objects.filter(pk=case.target_id).values_list("buyer_id", flat=True).first()
-        )
+        buyer_id = order_buyer_id(order_id=case.target_id)
         if buyer_id:
             ids.append(buyer_id)
     return list(User.objects.filter(pk__in=ids))
@@ -916,11 +911,11 @@ def listing_check_rules(*, listing_id: Any) -> Case | None:
     """Run the prohibited-item rules on a live or held listing; on a hit, queue
     it, hold it (active -> pending_review) and tell the seller why."""
     from listings import services as listing_services
-    from listings.models import Listing, ListingStatus
+    from listings.selectors import listing_for_moderation, listing_is_active, listing_is_held
 
-    listing = Listing.objects.select_related("category").filter(pk=listing_id).first()
-    if listing is None or listing.status not in (ListingStatus.ACTIVE,
-                                                 ListingStatus.PENDING_REVIEW):
+    listing = listing_for_moderation(listing_id=listing_id)
+    if listing is None or not (listing_is_active(listing=listing)
+                               or listing_is_held(listing=listing)):
         return None
     hits = prohibited_hits(title=listing.title, description=listing.description,
                            category=listing.category.slug if listing.category_id else None)
@@ -932,7 +927,7 @@ def listing_check_rules(*, listing_id: Any) -> Case | None:
             source=CaseSource.PROHIBITED_RULE, reasons=hits, confidence=0.8,
             subject_id=listing.seller_id, listing_id=listing.pk,
         )
-        if listing.status == ListingStatus.ACTIVE:
+        if listing_is_active(listing=listing):
             listing_services.listing_hold(listing=listing, score=listing.fraud_score,
                                           reasons=hits)
         automated_hold_record(case=case, rule="; ".join(h.split(":", 1)[1].strip()
@@ -965,9 +960,9 @@ def photo_hash_store(*, listing_id: Any) -> list[Any]:
 def listing_check_photos(*, listing_id: Any) -> Case | None:
     """Flag a listing whose photo is (nearly) the same picture as a photo of
     another seller's listing: a common sign of a scam with stolen photos."""
-    from listings.models import Listing
+    from listings.selectors import listing_for_moderation
 
-    listing = Listing.objects.filter(pk=listing_id).first()
+    listing = listing_for_moderation(listing_id=listing_id)
     if listing is None:
         return None
     photo_hash_store(listing_id=listing_id)

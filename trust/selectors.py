@@ -49,6 +49,82 @@ def order_dispute_facts(*, order_id: Any) -> dict[str, Any] | None:
     )
 
 
+# --- for moderation (no access check: moderators and the system read any order) --------
+
+
+def order_for_moderation(*, order_id: Any) -> Order | None:
+    """The order a moderator's dispute decision acts on (hand it to
+    `trust.escrow.dispute_resolve`); None for an unknown id."""
+    uid = parse_uuid(order_id)
+    if uid is None:
+        return None
+    return Order.objects.filter(pk=uid).first()
+
+
+def order_state(*, order_id: Any) -> dict[str, Any]:
+    """{status, dispute_state} for the moderation audit log's before/after
+    ({} for an unknown id)."""
+    row = Order.objects.filter(pk=order_id).values("status", "dispute_state").first()
+    return dict(row) if row else {}
+
+
+def order_buyer_id(*, order_id: Any) -> Any:
+    """The buyer of an order (None for an unknown id): a dispute decision
+    concerns them as well as the seller."""
+    return Order.objects.filter(pk=order_id).values_list("buyer_id", flat=True).first()
+
+
+def open_order_count(*, listing_id: Any = None, seller_id: Any = None) -> int:
+    """Orders not yet closed (OPEN_STATUSES) on a listing, or else of a
+    seller; 0 without either, and no query then."""
+    from trust.models import OPEN_STATUSES
+
+    orders = Order.objects.filter(status__in=OPEN_STATUSES)
+    if listing_id:
+        orders = orders.filter(listing_id=listing_id)
+    elif seller_id:
+        orders = orders.filter(seller_id=seller_id)
+    else:
+        return 0
+    return orders.count()
+
+
+def seller_order_counts(*, seller_id: Any) -> dict[str, int]:
+    """{status: number of orders} of a seller (one grouped query)."""
+    from django.db.models import Count
+
+    rows = Order.objects.filter(seller_id=seller_id).values("status").annotate(n=Count("id"))
+    return {row["status"]: row["n"] for row in rows}
+
+
+def seller_completed_orders(*, seller_id: Any, as_of: Any) -> int:
+    """Orders the seller had completed (funds released) by `as_of`
+    (inclusive): a fraud feature as it stood at a past moment."""
+    from trust.models import OrderStatus
+
+    return Order.objects.filter(
+        seller_id=seller_id, status=OrderStatus.COMPLETED, closed_at__lte=as_of
+    ).count()
+
+
+def order_evidence(*, order_id: Any) -> dict[str, Any] | None:
+    """What a moderator sees of a disputed order: status, price, parties,
+    the dispute and the timeline (two queries); None for an unknown id."""
+    order = Order.objects.filter(pk=order_id).first()
+    if order is None:
+        return None
+    return {
+        "id": str(order.pk), "status": order.status, "price": order.price.to_dict(),
+        "buyer_id": str(order.buyer_id), "seller_id": str(order.seller_id),
+        "dispute_reason": order.dispute_reason, "dispute_details": order.dispute_details,
+        "dispute_state": order.dispute_state,
+        "timeline": [
+            {"status": e.status, "action": e.action, "note": e.note, "at": e.at.isoformat()}
+            for e in order.events.order_by("at")
+        ],
+    }
+
+
 def statement_lines(*, user: Any) -> QuerySet[JournalLine]:
     """Ledger lines of the user's own accounts, and escrow lines of their sales."""
     accounts = LedgerAccount.objects.filter(user=user)
