@@ -20,3 +20,8 @@ class ChatConfig(AppConfig):
         from marketplace.accounts import privacy
 
         privacy.register_data_exporter("messages", selectors.data_export_for)
+
+        from chat.seed import seed_chat
+        from marketplace import seeding
+
+        seeding.register("conversations", seed_chat, order=30)

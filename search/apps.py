@@ -20,3 +20,8 @@ class SearchConfig(AppConfig):
 
         # `make run`: the embedded search server starts empty; fill it.
         embedded.on_startup("search index", lambda: reindex())
+
+        from marketplace import seeding
+        from search.seed import seed_recommendations
+
+        seeding.register("recommendations", seed_recommendations, order=85)

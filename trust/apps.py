@@ -26,3 +26,8 @@ class TrustConfig(AppConfig):
         from trust import events as trust_events
 
         trust_events.register()  # order events -> notifications to buyer and seller
+
+        from marketplace import seeding
+        from trust.seed import seed_orders
+
+        seeding.register("orders", seed_orders, order=40)

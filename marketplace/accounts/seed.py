@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.utils import timezone
 
 from marketplace.accounts.models import User
@@ -26,11 +28,18 @@ DEMO_USERS = [
 
 
 def seed_users(ctx: SeedContext) -> None:
+    """Demo members joined months ago (their listings come from established
+    accounts, as the fraud model expects, and no review is older than its
+    author); the last two joined this month, so "new users" is not empty."""
     users = []
     now = timezone.now()
-    for username, name, city, languages in DEMO_USERS:
+    for index, (username, name, city, languages) in enumerate(DEMO_USERS):
         user = User.objects.create_user(
             username=username, email=f"{username}@example.com", password=DEMO_PASSWORD
+        )
+        recent = index >= len(DEMO_USERS) - 2
+        user.date_joined = now - timedelta(
+            days=ctx.rng.uniform(3, 25) if recent else ctx.rng.uniform(60, 400)
         )
         user.display_name = name
         user.city = city
@@ -42,11 +51,13 @@ def seed_users(ctx: SeedContext) -> None:
         username="moderator", email="moderator@example.com", password=DEMO_PASSWORD
     )
     moderator.display_name = "Mo Derator"
+    moderator.date_joined = now - timedelta(days=420)
     moderator.email_verified_at = now
     moderator.save()
     admin = User.objects.create_superuser(
         username="admin", email="admin@example.com", password=DEMO_PASSWORD
     )
+    User.objects.filter(pk=admin.pk).update(date_joined=now - timedelta(days=420))
     ctx.shared["users"] = users
     ctx.shared["moderator"] = moderator
     ctx.shared["admin"] = admin

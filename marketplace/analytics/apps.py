@@ -10,3 +10,8 @@ class AnalyticsConfig(AppConfig):
         from marketplace.analytics import events
 
         events.register()
+
+        from marketplace import seeding
+        from marketplace.analytics.seed import seed_events
+
+        seeding.register("analytics", seed_events, order=80)
