@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
@@ -23,7 +24,14 @@ from elasticsearch.dsl import Q, Search
 from marketplace.errors import ServiceUnavailable
 from search import synonyms
 from search.client import get_client
-from search.documents import is_accessory, split_glued, suggest_inputs
+from search.documents import (
+    FACET_SEP,
+    PRICE_BUCKETS,
+    is_accessory,
+    price_key,
+    split_glued,
+    suggest_inputs,
+)
 from search.indexing import alias_name
 from search.params import MAX_WINDOW, SearchParams, encode_cursor
 
@@ -69,13 +77,11 @@ LOOSE_MATCH_RELAXED = "1<-1 4<70%"
 LOOSE_MATCH_CJK = "2<70%"
 RELAX_BELOW = 10
 CATEGORY_CACHE_SECONDS = 300.0
-PRICE_BUCKETS = [  # minor units: 0-100, 100-500, 500-1,000, 1,000-5,000, 5,000+
-    (None, 10_000),
-    (10_000, 50_000),
-    (50_000, 100_000),
-    (100_000, 500_000),
-    (500_000, None),
-]
+CATEGORY_FACET_SIZE = 100
+CONDITION_FACET_SIZE = 10
+# Buckets of the one facet aggregation (category x condition x price bucket):
+# more than the combinations there can be, so every count is exact.
+FACET_KEY_BUCKETS = 10_000
 
 
 def _guard(call: Callable[[], T]) -> T:
@@ -320,7 +326,7 @@ def _ranked(query: Any, q: str) -> Any:
     """
     ranked = query
     for days, factor in FRESHNESS_STEPS:
-        ranked = _demote(ranked, Q("range", published_at={"lt": f"now-{days}d/h"}), factor)
+        ranked = _freshness_step(ranked, days, factor)
     ranked = _demote(ranked, Q("range", seller_score={"lt": 0.5}), SELLER_STEP)
     if not is_accessory(q):
         ranked = _demote(ranked, Q("term", accessory=True), ACCESSORY_FACTOR)
@@ -329,6 +335,20 @@ def _ranked(query: Any, q: str) -> Any:
 
 def _demote(query: Any, negative: Any, factor: float) -> Any:
     return Q("boosting", positive=query, negative=negative, negative_boost=factor)
+
+
+def _freshness_step(query: Any, days: int, factor: float) -> Any:
+    """x`factor` for listings older than `days`, stated through whichever side
+    of the step has fewer listings. osmem enumerates every listing a clause
+    matches across the whole index, whatever the rest of the query matches:
+    with listings live for LISTING_EXPIRY_DAYS (60), "older than 14 days" is
+    three quarters of the index and "newer" one quarter. Multiplying the newer
+    side by 1/factor instead orders every result exactly the same (all scores
+    scaled by one constant); Elasticsearch accepts a boost above 1 here too."""
+    half_life = settings.LISTING_EXPIRY_DAYS / 2
+    if days < half_life:
+        return _demote(query, Q("range", published_at={"gte": f"now-{days}d/h"}), 1 / factor)
+    return _demote(query, Q("range", published_at={"lt": f"now-{days}d/h"}), factor)
 
 
 def _filters(params: SearchParams) -> list[Any]:
@@ -414,17 +434,13 @@ def build_search(
         s = s.highlight_options(encoder="html", pre_tags=["<mark>"], post_tags=["</mark>"])
         s = s.highlight("title", "description", fragment_size=120, number_of_fragments=1)
     if with_facets:
-        s.aggs.bucket("category", "terms", field="category", size=100)
-        s.aggs.bucket("condition", "terms", field="condition", size=10)
-        ranges = []
-        for low, high in PRICE_BUCKETS:
-            bucket: dict[str, Any] = {"key": _price_key(low, high)}
-            if low is not None:
-                bucket["from"] = low
-            if high is not None:
-                bucket["to"] = high
-            ranges.append(bucket)
-        s.aggs.bucket("price", "range", field="price_minor", ranges=ranges)
+        # One terms aggregation on the precomputed "category|condition|price
+        # bucket" key instead of three (category, condition, price range):
+        # osmem reads each aggregated field from every matching document's
+        # source (~5-8 us a document and aggregation), so one pass instead of
+        # three cuts the facet cost about threefold; Elasticsearch does it
+        # from doc values either way. `_facets` sums the combinations.
+        s.aggs.bucket("facets", "terms", field="facet_key", size=FACET_KEY_BUCKETS)
     if params.cursor:
         s = s.extra(search_after=params.cursor, size=params.page_size)
     else:
@@ -433,15 +449,45 @@ def build_search(
     return s
 
 
-def _price_key(low: int | None, high: int | None) -> str:
-    def major(v: int) -> str:
-        return f"{v // 100}"
+def _facets(aggs: Any, category_names: dict[str, str] | None) -> dict[str, list[dict[str, Any]]]:
+    """Category, condition and price facets from the combined facet_key buckets:
+    categories and conditions by count (then key), price buckets in order,
+    empty ones included (as a range aggregation gives them)."""
+    by_category: dict[str, int] = {}
+    by_condition: dict[str, int] = {}
+    by_price: dict[str, int] = {}
+    for bucket in aggs.facets.buckets:
+        category, condition, price = bucket.key.split(FACET_SEP)
+        count = bucket.doc_count
+        by_category[category] = by_category.get(category, 0) + count
+        by_condition[condition] = by_condition.get(condition, 0) + count
+        by_price[price] = by_price.get(price, 0) + count
 
-    if low is None:
-        return f"0-{major(high or 0)}"
-    if high is None:
-        return f"{major(low)}+"
-    return f"{major(low)}-{major(high)}"
+    def ranked(counts: dict[str, int], size: int) -> list[tuple[str, int]]:
+        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]
+
+    categories = []
+    for key, count in ranked(by_category, CATEGORY_FACET_SIZE):
+        item: dict[str, Any] = {"key": key, "count": count}
+        if category_names and key in category_names:
+            item["name"] = category_names[key]
+        categories.append(item)
+    prices = []
+    for low, high in PRICE_BUCKETS:
+        key = price_key(low, high)
+        item = {"key": key, "count": by_price.get(key, 0)}
+        if low is not None:
+            item["from"] = low
+        if high is not None:
+            item["to"] = high
+        prices.append(item)
+    return {
+        "category": categories,
+        "condition": [
+            {"key": k, "count": c} for k, c in ranked(by_condition, CONDITION_FACET_SIZE)
+        ],
+        "price": prices,
+    }
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -511,20 +557,8 @@ def search_listings(
     total = _total(response)
     facets: dict[str, list[dict[str, Any]]] = {"category": [], "condition": [], "price": []}
     aggs = getattr(response, "aggregations", None)
-    if aggs is not None:
-        for bucket in aggs.category.buckets:
-            item = {"key": bucket.key, "count": bucket.doc_count}
-            if category_names and bucket.key in category_names:
-                item["name"] = category_names[bucket.key]
-            facets["category"].append(item)
-        facets["condition"] = [{"key": b.key, "count": b.doc_count} for b in aggs.condition.buckets]
-        for bucket in aggs.price.buckets:
-            item = {"key": bucket.key, "count": bucket.doc_count}
-            if getattr(bucket, "from", None) is not None:
-                item["from"] = int(getattr(bucket, "from"))
-            if getattr(bucket, "to", None) is not None:
-                item["to"] = int(bucket.to)
-            facets["price"].append(item)
+    if aggs is not None and "facets" in aggs:
+        facets = _facets(aggs, category_names)
     next_cursor = None
     next_page = None
     consumed = (params.page - 1) * params.page_size + len(hits) if not params.cursor else None

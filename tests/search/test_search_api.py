@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from search.params import SearchParams
+from search.selectors import build_search
 from tests.search.conftest import index_all, make_listing
 
 pytestmark = pytest.mark.django_db
@@ -102,6 +104,47 @@ def test_facets_add_up_to_the_total(api_client, index):
     }
     price = {b["key"]: b["count"] for b in body["facets"]["price"]}
     assert price["0-100"] == 1 and price["100-500"] == 1 and price["500-1000"] == 3
+
+
+def test_facets_are_ordered_and_price_buckets_follow_range_bounds(api_client, index):
+    # Given lamps priced on bucket edges (from inclusive, to exclusive)
+    make_listing(title="Desk lamp one", category="furniture", condition="good", price=9_999)
+    make_listing(title="Desk lamp two", category="furniture", condition="good", price=10_000)
+    make_listing(title="Desk lamp three", category="other", condition="new", price=500_000)
+
+    index_all()
+    body = search(api_client, q="lamp")
+
+    # Then categories and conditions come by count, and every price bucket is
+    # listed in order, empty ones too, with its bounds in minor units
+    facets = body["facets"]
+    assert [(b["key"], b["count"]) for b in facets["category"]] == [("furniture", 2), ("other", 1)]
+    assert facets["category"][0]["name"] == "Furniture"
+    assert [(b["key"], b["count"]) for b in facets["condition"]] == [("good", 2), ("new", 1)]
+    assert facets["price"] == [
+        {"key": "0-100", "count": 1, "to": 10_000},
+        {"key": "100-500", "count": 1, "from": 10_000, "to": 50_000},
+        {"key": "500-1000", "count": 0, "from": 50_000, "to": 100_000},
+        {"key": "1000-5000", "count": 0, "from": 100_000, "to": 500_000},
+        {"key": "5000+", "count": 1, "from": 500_000},
+    ]
+
+
+def test_freshness_steps_scale_scores_by_age(index):
+    # Given the same listing posted 50, 20 and 1 days ago: one on each side
+    # of the 14- and 45-day freshness steps
+    old = make_listing(title="Walnut bookshelf", age_days=50)
+    middle = make_listing(title="Walnut bookshelf", age_days=20)
+    fresh = make_listing(title="Walnut bookshelf", age_days=1)
+    index_all()
+
+    response = build_search(SearchParams(q="walnut bookshelf")).execute()
+
+    # Then their scores stand as 1 : 0.92 : 0.92 x 0.88, whichever side of a
+    # step the query names
+    scores = {hit.meta.id: hit.meta.score for hit in response.hits}
+    assert scores[str(middle.id)] / scores[str(fresh.id)] == pytest.approx(0.92, rel=1e-3)
+    assert scores[str(old.id)] / scores[str(fresh.id)] == pytest.approx(0.92 * 0.88, rel=1e-3)
 
 
 def test_category_filter_includes_descendants(api_client, index):
