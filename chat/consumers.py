@@ -15,16 +15,22 @@ frame gets an `error` frame and the connection stays open.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
+import weakref
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import orjson
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections, connections
 
@@ -79,77 +85,230 @@ def _hot_executor() -> ThreadPoolExecutor:
     return _executor
 
 
-def hot_db(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """`database_sync_to_async` for the per-message path, on a pool of
-    CHAT_DB_THREADS threads with a connection each. A durable commit waits
-    ~5 ms for the disk here; one database thread (Channels' default) would cap
-    the whole process near 200 messages/s, while concurrent commits share
-    their WAL flushes. Each socket still handles its frames one at a time,
-    and the conversation row lock orders messages within a conversation."""
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        _connection_hygiene()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            _after_call()
-
-    return sync_to_async(call, thread_sensitive=False, executor=_hot_executor())
+def _ids(conversation: Conversation) -> tuple[Any, Any, Any, Any]:
+    """Only what the services need, kept per socket as a tuple: the access
+    selector's joined listing and users would cost a few KiB on every idle
+    socket, and even a bare model instance ~0.8 KiB (see ChatConsumer.conversation)."""
+    return (conversation.pk, conversation.listing_id, conversation.buyer_id, conversation.seller_id)
 
 
-def _light(conversation: Conversation) -> Conversation:
-    """Only what the services need, kept per socket: the access selector's
-    joined listing and users would cost a few KiB on every idle socket."""
-    return Conversation(
-        id=conversation.pk,
-        listing_id=conversation.listing_id,
-        buyer_id=conversation.buyer_id,
-        seller_id=conversation.seller_id,
-    )
-
-
-def _join(conversation_id: Any, user: Any) -> Conversation:
+def _join(conversation_id: Any, user: Any) -> tuple[Any, Any, Any, Any]:
     conversation = selectors.conversation_get_for_participant(
         conversation_id=conversation_id, user=user
     )
     presence.connected(conversation.pk, user.pk)
-    return _light(conversation)
+    return _ids(conversation)
+
+
+def _store_batch(items: list[tuple[Conversation, Any, Any, Any]]) -> list[Any]:
+    """On a chat-db thread: rate limit and store a batch of messages in one
+    statement (services.message_send_batch). Per item: (message, created),
+    None when rate limited, or the exception to raise for it."""
+    _connection_hygiene()
+    try:
+        allowed = ratelimit.allow_messages([user.pk for _, user, _, _ in items])
+        results: list[Any] = [None] * len(items)
+        todo = [i for i, ok in enumerate(allowed) if ok]
+        stored = services.message_send_batch(items=[items[i] for i in todo])
+        for i, result in zip(todo, stored, strict=True):
+            results[i] = result
+        return results
+    finally:
+        _after_call()
+
+
+class _GroupCommit:
+    """Messages from all the sockets of one event loop, stored together.
+
+    While one batch is being stored, the messages that arrive queue up and go
+    as the next batch: one thread hop, one statement and one commit for all
+    of them. Nothing waits on purpose, so a lone message costs what it did
+    alone, and under load batches grow by themselves. One batch at a time
+    also means batches never lock conversation rows against each other."""
+
+    MAX_BATCH = 100
+
+    def __init__(self) -> None:
+        self.queue: list[tuple[tuple[Conversation, Any, Any, Any], asyncio.Future[Any]]] = []
+        self.running = False
+
+    def submit(self, conversation: Conversation, user: Any, content: dict[str, Any]) -> Any:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self.queue.append(
+            ((conversation, user, content.get("body"), content.get("client_id") or ""), future)
+        )
+        if not self.running:
+            self.running = True
+            loop.create_task(self._drain())
+        return future
+
+    async def _drain(self) -> None:
+        try:
+            while self.queue:
+                batch = self.queue[: self.MAX_BATCH]
+                del self.queue[: self.MAX_BATCH]
+                try:
+                    results = await asyncio.get_running_loop().run_in_executor(
+                        _hot_executor(), _store_batch, [item for item, _ in batch]
+                    )
+                except Exception as exc:  # noqa: BLE001 - every waiter hears of it
+                    results = [exc] * len(batch)
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():
+                        continue  # its socket went away
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self.running = False
+
+
+_committers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _GroupCommit] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _store_message(conversation: Conversation, user: Any, content: dict[str, Any]) -> Any:
-    """Rate limit and store in one trip to the database thread. Returns
-    (message, created) or None when rate limited."""
-    if not ratelimit.allow_message(user.pk):
-        return None
-    return services.message_send(
-        conversation=conversation,
-        sender=user,
-        body=content.get("body"),
-        client_id=content.get("client_id") or "",
-        broadcast=False,
-    )
+    """Awaitable: (message, created), or None when rate limited."""
+    loop = asyncio.get_running_loop()
+    committer = _committers.get(loop)
+    if committer is None:
+        committer = _committers[loop] = _GroupCommit()  # no reference back to the loop
+    return committer.submit(conversation, user, content)
 
 
-_store_message_async = hot_db(_store_message)
+def _dumps(content: Any) -> str:
+    return orjson.dumps(content).decode()
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
-    conversation: Any = None
+    """One per socket. Lean on purpose, because 10,000 idle ones must fit in
+    one process (see README, Chat): on a layer with local channels
+    (chat.layers) group messages arrive by callback, so an idle socket has no
+    task of its own beyond the one Daphne runs it in and no Redis subscription
+    of its own."""
+
+    _conversation: tuple[Any, Any, Any, Any] | None = None
     group: str | None = None
+    _local = False
+    _pending: deque[dict[str, Any]] | None = None
+    _pump: asyncio.Task[None] | None = None
+    _reader: asyncio.Future[None] | None = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Channels' AsyncConsumer.__call__, minus two parked tasks per socket:
+        it awaits the client and the layer through `await_many_dispatch` (a
+        task for each, re-created for every message, and an asyncio.wait);
+        here the client is awaited inline and the layer calls back."""
+        self.scope = scope
+        self.base_send = send
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        if self.channel_layer is not None:
+            local = getattr(self.channel_layer, "new_local_channel", None)
+            if local is not None:
+                self.channel_name = local(self._layer_event)
+                self._local = True
+            else:  # InMemoryChannelLayer, channels_redis.core: read the channel in a task
+                self.channel_name = await self.channel_layer.new_channel()
+                self._reader = asyncio.ensure_future(self._read_layer())
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+        finally:
+            await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+        if self._pump is not None:
+            self._pump.cancel()
+        if self.group is not None:  # ended without a websocket.disconnect
+            group, self.group = self.group, None
+            try:
+                await self._leave(group)
+            except Exception:  # noqa: BLE001, S110 - best effort on the way out
+                pass
+        if self._local:
+            self.channel_layer.release_local_channel(self.channel_name)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its `aclose_old_connections()`, a hop to
+        the sync thread for every frame and every group message: the handlers
+        that touch the database run in _store_batch / database_sync_to_async, which
+        look after their thread's connection themselves."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def _read_layer(self) -> None:
+        while True:
+            self._layer_event(await self.channel_layer.receive(self.channel_name))
+
+    def _layer_event(self, message: dict[str, Any]) -> None:
+        """A group message (on the event loop). Handled in arrival order by one
+        short-lived task, started only while messages are waiting."""
+        if self._pending is None:
+            self._pending = deque()
+        self._pending.append(message)
+        if self._pump is None:
+            self._pump = asyncio.ensure_future(self._run_pump())
+
+    async def _run_pump(self) -> None:
+        try:
+            while self._pending:
+                message = self._pending.popleft()
+                try:
+                    await self.dispatch(message)
+                except Exception:
+                    logger.exception("chat: handling %s failed", message.get("type"))
+        finally:
+            self._pump = None
+            self._pending = None
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        # Channels' version also hops to the sync thread (aclose_old_connections).
+        await self.disconnect(message.get("code", 1000))
+        raise StopConsumer
+
+    @classmethod
+    async def decode_json(cls, text_data: str) -> Any:
+        return orjson.loads(text_data)  # orjson.JSONDecodeError is a ValueError
+
+    @classmethod
+    async def encode_json(cls, content: Any) -> str:
+        return _dumps(content)
+
+    async def send_json(self, content: Any, close: bool = False) -> None:
+        await self.base_send({"type": "websocket.send", "text": _dumps(content)})
+        if close:
+            await self.close(close)
+
+    @property
+    def conversation(self) -> Conversation:
+        """An unsaved Conversation carrying the ids (all the services read)."""
+        pk, listing_id, buyer_id, seller_id = self._conversation  # type: ignore[misc]
+        return Conversation(id=pk, listing_id=listing_id, buyer_id=buyer_id, seller_id=seller_id)
 
     async def connect(self) -> None:
-        user = await accept_user(self)
-        if user is None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await accept_user(self)  # accepts, then closes with 4401
             return
         try:
-            self.conversation = await database_sync_to_async(_join)(
+            self._conversation = await database_sync_to_async(_join)(
                 self.scope["url_route"]["kwargs"]["conversation_id"], user
             )
         except DomainError:
+            await self.accept()
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.user = user
-        self.group = services.group_name(self.conversation.pk)
+        self.group = services.group_name(self._conversation[0])
         try:
             try:
                 await self.channel_layer.group_add(self.group, self.channel_name)
@@ -161,6 +320,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             self.group = None
             await self._leave(None)
             raise
+        # Open the socket only once it is in the conversation's group: a client
+        # that sees it open gets every message sent from then on, live.
+        await self.accept()
 
     async def disconnect(self, code: int) -> None:
         group, self.group = self.group, None
@@ -176,7 +338,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             pass
         finally:
             await sync_to_async(presence.disconnected, thread_sensitive=False)(
-                self.conversation.pk, self.user.pk
+                self._conversation[0], self.user.pk
             )
 
     # --- client frames ----------------------------------------------------------------
@@ -223,7 +385,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self._error(exc.code, exc.message, **getattr(exc, "extra", {}))
 
     async def _message(self, content: dict[str, Any]) -> None:
-        stored = await _store_message_async(self.conversation, self.user, content)
+        stored = await _store_message(self.conversation, self.user, content)
         if stored is None:
             await self._error(
                 "rate_limited",
@@ -232,17 +394,18 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             )
             return
         message, created = stored
-        frame = {"type": "message", "message": message_payload(message)}
+        text = _dumps({"type": "message", "message": message_payload(message)})
         if not created:
             # A retry: answer the sender with the stored copy; nobody else hears twice.
-            await self.send_json(frame)
+            await self.send(text_data=text)
             return
-        # Stored and committed: now ring the group from this event loop.
+        # Stored and committed: now ring the group from this event loop. The
+        # frame goes encoded, so each member sends it as it is.
         try:
-            await self.channel_layer.group_send(self.group, {**frame, "type": "chat.message"})
+            await self.channel_layer.group_send(self.group, {"type": "chat.message", "frame": text})
         except Exception as exc:  # noqa: BLE001 - the message is stored; clients catch up by id
             logger.warning("chat: broadcast to %s failed: %s", self.group, exc)
-            await self.send_json(frame)  # the sender at least learns it is stored
+            await self.send(text_data=text)  # the sender at least learns it is stored
 
     async def _offer(self, content: dict[str, Any]) -> None:
         if not await database_sync_to_async(ratelimit.allow_message)(self.user.pk):
@@ -294,7 +457,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=CLOSE_LAYER_LOST)
 
     async def chat_message(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "message", "message": event["message"]})
+        text = event.get("frame")  # from the consumer: encoded once by the sender
+        if text is None:  # from the services (system messages, REST, offers)
+            text = _dumps({"type": "message", "message": event["message"]})
+        await self.base_send({"type": "websocket.send", "text": text})
 
     async def chat_offer(self, event: dict[str, Any]) -> None:
         await self.send_json(

@@ -16,7 +16,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -39,6 +39,7 @@ from listings.models import Listing, ListingStatus
 from marketplace.errors import InvalidState, NotAllowed, NotFound, ValidationFailed
 from marketplace.ids import parse_uuid, uuid7
 from marketplace.money import Money
+from marketplace.outbox.models import OutboxEvent
 from marketplace.outbox.services import publish
 
 logger = logging.getLogger(__name__)
@@ -338,6 +339,172 @@ def _insert_text_message(
     message._state.db = connection.alias
     outbox_batch.after_insert(str(event.id))
     return message
+
+
+def message_send_batch(
+    *, items: list[tuple[Conversation, Any, Any, Any]]
+) -> list[tuple[Message, bool] | Exception]:
+    """Store several text messages (conversation, sender, body, client_id), in
+    order, as `message_send` would one by one, and return for each what it
+    would have returned or raised. No broadcast: the caller rings the groups.
+
+    Group commit for the socket server: on PostgreSQL the messages that
+    arrived together go in ONE statement (numbering, block check, message rows
+    and outbox events, as in _insert_text_message), so one round trip, one
+    commit and one WAL flush serve them all. Anything unusual sends the
+    affected items through `message_send` one at a time, which gives each its
+    own answer: a duplicate client_id anywhere in the batch (the unique
+    constraint fails the whole statement), a blocked or missing conversation
+    (no row comes back for it), a deadlock with another process's batch.
+    Call outside a transaction (each batch commits on its own)."""
+    results: list[tuple[Message, bool] | Exception | None] = [None] * len(items)
+    ready: list[tuple[int, Conversation, Any, str, str]] = []
+    for i, (conversation, sender, body, client_id) in enumerate(items):
+        try:
+            cleaned_id = _clean_client_id(client_id)
+            cleaned_body = _clean_body(body)
+            if not _is_participant(conversation, sender):
+                raise NotFound("No such conversation.")
+        except Exception as exc:  # noqa: BLE001 - handed back to the caller of this item
+            results[i] = exc
+            continue
+        ready.append((i, conversation, sender, cleaned_body, cleaned_id))
+    if len(ready) == 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
+        retry = ready
+    else:
+        try:
+            stored = _insert_text_messages(ready)
+        except DatabaseError:  # a duplicate client_id, a deadlock: one at a time below
+            stored = {}
+        retry = []
+        for entry in ready:
+            message = stored.get(entry[0])
+            if message is None:
+                retry.append(entry)
+            else:
+                results[entry[0]] = (message, True)
+    for i, conversation, sender, body, client_id in retry:
+        try:
+            results[i] = message_send(
+                conversation=conversation,
+                sender=sender,
+                body=body,
+                client_id=client_id,
+                broadcast=False,
+            )
+        except Exception as exc:  # noqa: BLE001 - handed back to the caller of this item
+            results[i] = exc
+    return results  # type: ignore[return-value]
+
+
+_BATCH_SQL: dict[int, str] = {}
+
+
+def _batch_sql(count: int) -> str:
+    """The group-commit statement for `count` messages (cached per count):
+    VALUES rows of messages and of their outbox events; each conversation
+    is bumped once by its number of messages (row lock, block check), and
+    the messages of one conversation are numbered in arrival order."""
+    sql = _BATCH_SQL.get(count)
+    if sql is not None:
+        return sql
+    quote = connection.ops.quote_name
+    conv_table = quote(Conversation._meta.db_table)
+    block_table = quote(Block._meta.db_table)
+    m_fields = [f for f in Message._meta.concrete_fields if f.attname != "seq"]
+    e_fields = list(OutboxEvent._meta.concrete_fields)
+
+    def row(fields: list[Any]) -> str:
+        casts = ", ".join(f"%s::{f.cast_db_type(connection)}" for f in fields)
+        return f"(%s::int, {casts})"
+
+    m_names = [f"c_{f.column}" for f in m_fields]
+    e_names = [f"e_{f.column}" for f in e_fields]
+    m_rows = ", ".join([row(m_fields)] * count)
+    e_rows = ", ".join([row(e_fields)] * count)
+    conv_col = f"c_{Message._meta.get_field('conversation').column}"
+    m_insert = ", ".join(quote(f.column) for f in Message._meta.concrete_fields)
+    m_select = ", ".join(
+        "s.seq" if f.attname == "seq" else f"s.c_{f.column}"
+        for f in Message._meta.concrete_fields
+    )
+    e_insert = ", ".join(quote(f.column) for f in e_fields)
+    e_select = ", ".join(
+        f"(ev.e_{f.column} || jsonb_build_object('seq', s.seq))"
+        if f.attname == "payload"
+        else f"ev.e_{f.column}"
+        for f in e_fields
+    )
+    sql = (
+        f"WITH v (i, {', '.join(m_names)}) AS (VALUES {m_rows}),"  # noqa: S608 - names from _meta, values as parameters
+        f" n AS (SELECT {conv_col} AS conv, count(*) AS k FROM v GROUP BY {conv_col}),"
+        f" c AS (UPDATE {conv_table} SET last_seq = last_seq + n.k, last_message_at = %s"
+        f" FROM n WHERE {conv_table}.id = n.conv AND NOT EXISTS (SELECT 1 FROM {block_table} b"
+        f" WHERE (b.blocker_id = {conv_table}.buyer_id AND b.blocked_id = {conv_table}.seller_id)"
+        f" OR (b.blocker_id = {conv_table}.seller_id AND b.blocked_id = {conv_table}.buyer_id))"
+        f" RETURNING {conv_table}.id, {conv_table}.last_seq - n.k AS base),"
+        f" s AS (SELECT v.*, c.base + row_number() OVER (PARTITION BY v.{conv_col} ORDER BY v.i)"
+        f" AS seq FROM v JOIN c ON c.id = v.{conv_col}),"
+        f" m AS (INSERT INTO {quote(Message._meta.db_table)} ({m_insert})"
+        f" SELECT {m_select} FROM s RETURNING 1),"
+        f" ev (i, {', '.join(e_names)}) AS (VALUES {e_rows}),"
+        f" e AS (INSERT INTO {quote(OutboxEvent._meta.db_table)} ({e_insert})"
+        f" SELECT {e_select} FROM ev JOIN s ON s.i = ev.i RETURNING 1)"
+        f" SELECT s.i, s.seq FROM s"
+    )
+    if len(_BATCH_SQL) < 256:
+        _BATCH_SQL[count] = sql
+    return sql
+
+
+def _insert_text_messages(
+    ready: list[tuple[int, Conversation, Any, str, str]],
+) -> dict[int, Message]:
+    """PostgreSQL, autocommit: one statement for the whole batch (see
+    _batch_sql). Returns the stored messages by item index; items missing
+    from it were not stored (blocked, or no such conversation)."""
+    now = timezone.now()
+    m_fields = [f for f in Message._meta.concrete_fields if f.attname != "seq"]
+    e_fields = list(OutboxEvent._meta.concrete_fields)
+    m_params: list[Any] = []
+    e_params: list[Any] = []
+    messages: dict[int, Message] = {}
+    events_by_index: dict[int, str] = {}
+    for i, conversation, sender, body, client_id in ready:
+        message = Message(
+            id=uuid7(),
+            conversation_id=conversation.pk,
+            seq=0,
+            sender=sender,
+            kind=MessageKind.TEXT,
+            body=body,
+            client_id=client_id,
+            data={},
+            created_at=now,
+        )
+        event = outbox_batch.event_row(
+            topic=events.MESSAGE_SENT, payload=_message_event(conversation, message)
+        )
+        m_params.append(i)
+        m_params.extend(f.get_db_prep_save(getattr(message, f.attname), connection)
+                        for f in m_fields)
+        e_params.append(i)
+        e_params.extend(f.get_db_prep_save(getattr(event, f.attname), connection)
+                        for f in e_fields)
+        messages[i] = message
+        events_by_index[i] = str(event.id)
+    with connection.cursor() as cursor:
+        cursor.execute(_batch_sql(len(ready)), [*m_params, now, *e_params])
+        rows = cursor.fetchall()
+    stored: dict[int, Message] = {}
+    for i, seq in rows:
+        message = messages[i]
+        message.seq = int(seq)
+        message._state.adding = False
+        message._state.db = connection.alias
+        outbox_batch.after_insert(events_by_index[i])
+        stored[i] = message
+    return stored
 
 
 def message_checks_run(*, message_id: Any) -> list[str]:

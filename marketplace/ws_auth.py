@@ -72,6 +72,22 @@ class SessionGuard:
         from marketplace.accounts.security import session_group
 
         group = session_group(session_id)
+        local = getattr(layer, "new_local_channel", None)
+        if local is not None:
+            # chat.layers: a callback channel; no task, queue or Redis
+            # subscription of its own per socket (~2 KiB of every idle socket).
+            def revoked(message: dict[str, Any]) -> None:
+                if message.get("type") == "session.revoked":
+                    asyncio.ensure_future(_close(send))
+
+            channel = local(revoked)
+            try:
+                await layer.group_add(group, channel)
+                return await self.inner(scope, receive, send)
+            finally:
+                layer.release_local_channel(channel)
+                with contextlib.suppress(Exception):
+                    await layer.group_discard(group, channel)
         channel = await layer.new_channel()
         await layer.group_add(group, channel)
 
@@ -79,8 +95,7 @@ class SessionGuard:
             while True:
                 message = await layer.receive(channel)
                 if message.get("type") == "session.revoked":
-                    with contextlib.suppress(Exception):
-                        await send({"type": "websocket.close", "code": CLOSE_SESSION_ENDED})
+                    await _close(send)
                     return
 
         watcher = asyncio.create_task(watch())
@@ -90,6 +105,11 @@ class SessionGuard:
             watcher.cancel()
             with contextlib.suppress(Exception):
                 await layer.group_discard(group, channel)
+
+
+async def _close(send: Any) -> None:
+    with contextlib.suppress(Exception):
+        await send({"type": "websocket.close", "code": CLOSE_SESSION_ENDED})
 
 
 def AuthStack(inner: Any) -> Any:  # noqa: N802 - reads like Channels' own stacks

@@ -47,8 +47,9 @@ a busy 2-core machine (--idle 10000 adds about 5 minutes of handshakes).
 5. --profile: py-spy attached to Daphne while the idle sockets connect and
    during each load step (raw stacks kept under /tmp); the handshakes and the
    last step are summarised per thread.
-6. Breakdown (in this process, skip with --no-breakdown): message_send run
-   like the consumer runs it (database_sync_to_async from an event loop, the
+6. Breakdown (in this process, skip with --no-breakdown): message_send (the
+   one-message path; the consumer now stores in batches, message_send_batch) run
+   like the consumer used to run it (database_sync_to_async from an event loop, the
    same settings, a real group member), with each part timed: queries,
    COMMITs, the health-check SELECT 1, the group_send hop, the Celery enqueue.
    "What-if" variants (patched in this process only, never in the app)
@@ -997,6 +998,7 @@ def stop_pyspy(spy: subprocess.Popen) -> None:
 
 # (function, file) prefixes; a frame reads "Class.function (path/file.py:line)".
 PROFILE_MARKERS = [
+    ("message_send_batch", "chat/services.py", "chat.services.message_send_batch (group commit)"),
     ("message_send", "chat/services.py", "chat.services.message_send (all of it)"),
     ("_check_can_send", "chat/services.py", "  _check_can_send (Block EXISTS query)"),
     ("_existing_by_client_id", "chat/services.py", "  _existing_by_client_id (query)"),
@@ -1008,6 +1010,8 @@ PROFILE_MARKERS = [
     ("enqueue", "marketplace/outbox/services.py", "    on_commit: outbox enqueue"),
     ("Task.apply_async", "celery/app/task.py", "      Celery apply_async"),
     ("ChatConsumer.connect", "chat/consumers.py", "ChatConsumer.connect"),
+    ("_Shard._publish_batch", "chat/layers.py", "layer: coalesced PUBLISH pipeline"),
+    ("PubSub.get_message", "redis/", "layer: redis-py get_message (one pub/sub message)"),
     ("_user_for_token", "marketplace/ws_auth.py", "  token lookup"),
     ("conversation_get_for_participant", "chat/selectors.py", "  conversation lookup"),
     ("connected", "chat/presence.py", "  presence.connected (3 cache ops)"),
