@@ -54,6 +54,7 @@ from marketplace.errors import InvalidState, NotAllowed, NotFound, ValidationFai
 from marketplace.ids import parse_uuid
 from marketplace.money import Money, MoneyError
 from marketplace.outbox.services import publish
+from marketplace.sql import prepared_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -131,12 +132,16 @@ def _expiry_from(now: datetime) -> datetime:
 
 
 def _payload(listing: Listing, previous_status: str | None, **extra: Any) -> dict[str, Any]:
+    # `_move` read the slug with the row; elsewhere the category was joined.
+    slug = getattr(listing, "category_slug", None)
+    if slug is None and listing.category_id:
+        slug = listing.category.slug
     return {
         "listing_id": str(listing.id),
         "seller_id": str(listing.seller_id),
         "status": listing.status,
         "previous_status": previous_status,
-        "category": listing.category.slug if listing.category_id else None,
+        "category": slug,
         "at": timezone.now().isoformat(),
         **extra,
     }
@@ -633,11 +638,59 @@ def listing_hold(*, listing: Listing, score: float | None, reasons: list[str]) -
     return locked
 
 
+def _move(
+    listing_id: Any, *, source: str, target: str, reserved_by: str, now: datetime,
+    set_reserved_by: str | None = None,
+) -> Listing | None:
+    """The common case of a system transition in one statement: a conditional
+    `UPDATE ... RETURNING` takes the row lock, checks the state (PostgreSQL
+    re-checks the condition on the latest row version if another transaction
+    changed it meanwhile) and writes only the lifecycle columns. Returns the
+    updated listing, or None when the row is not in `source` (held by
+    `reserved_by`): nothing changed, and the caller takes the locking path,
+    which answers no-ops and refusals as before."""
+    if connection.vendor != "postgresql":
+        return None
+    fields = Listing._meta.concrete_fields
+    columns = ", ".join(f'l."{f.column}"' for f in fields)
+    assignments = "status = %s, status_changed_at = %s, updated_at = %s"
+    params: list[Any] = [target, now, now]
+    if set_reserved_by is not None:
+        assignments += ", reserved_by = %s"
+        params.append(set_reserved_by)
+    params += [listing_id, source, reserved_by]
+    sql = (
+        f"UPDATE {Listing._meta.db_table} l SET {assignments} "  # noqa: S608 - names from model metadata
+        "WHERE l.id = %s AND l.status = %s AND l.reserved_by = %s "
+        f"RETURNING {columns}, (SELECT c.slug FROM {Category._meta.db_table} c "
+        "WHERE c.id = l.category_id)"
+    )
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = [
+        field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
+        for field, value in zip(fields, row, strict=False)
+    ]
+    moved = Listing.from_db(connection.alias, [f.attname for f in fields], values)
+    moved.category_slug = row[-1]
+    return moved
+
+
 def listing_reserve(*, listing: Listing, order_ref: str) -> Listing:
     """active -> reserved for the order `order_ref` (called by the orders app,
     which has checked the buyer). Takes the row lock. The same order
     reserving again is a no-op; another order gets 409 "reserved"."""
     order_ref = str(order_ref)
+    with transaction.atomic(savepoint=False):
+        moved = _move(listing.pk, source=S.ACTIVE, target=S.RESERVED, reserved_by="",
+                      set_reserved_by=order_ref, now=timezone.now())
+        if moved is not None:
+            publish(topic=events.LISTING_RESERVED,
+                    payload=_payload(moved, S.ACTIVE, order_ref=order_ref))
+            return moved
     with transaction.atomic():
         locked = _lock(listing)
         if locked.status == S.RESERVED and locked.reserved_by == order_ref:
@@ -679,6 +732,13 @@ def listing_release_reservation(*, listing: Listing, order_ref: str) -> Listing:
 def listing_mark_sold(*, listing: Listing, order_ref: str) -> Listing:
     """reserved -> sold by the order holding it. Takes the row lock."""
     order_ref = str(order_ref)
+    with transaction.atomic(savepoint=False):
+        moved = _move(listing.pk, source=S.RESERVED, target=S.SOLD, reserved_by=order_ref,
+                      now=timezone.now())
+        if moved is not None:
+            publish(topic=events.LISTING_SOLD,
+                    payload=_payload(moved, S.RESERVED, order_ref=order_ref))
+            return moved
     with transaction.atomic():
         locked = _lock(listing)
         if locked.status == S.SOLD and locked.reserved_by == order_ref:

@@ -406,15 +406,15 @@ def test_rolled_back_transition_leaves_no_event_and_no_change(user):
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_events_are_handed_over_only_after_commit(user, monkeypatch):
     handed: list = []
-    monkeypatch.setattr("marketplace.outbox.services.enqueue",
-                        lambda *, event_id, **_: handed.append(event_id))
+    monkeypatch.setattr("marketplace.outbox.services.enqueue_many",
+                        lambda *, event_ids, **_: handed.extend(event_ids))
     listing = make("draft", seller=user)
 
     with transaction.atomic():
         services.listing_publish(listing=listing, actor=user)
         assert handed == []
 
-    assert handed == [OutboxEvent.objects.get(topic=events.LISTING_PUBLISHED).id]
+    assert handed == [str(OutboxEvent.objects.get(topic=events.LISTING_PUBLISHED).id)]
 
 
 def test_trust_can_hold_an_active_listing_later(user):
