@@ -12,7 +12,14 @@ scanner reads the apps' source (AST, no imports) and collects:
 - lists of strings assigned to `errors[...]` (field errors gathered first),
   and what `*blocker*` functions return (why an account cannot be deleted yet);
 - `gettext`/`_`/`gettext_lazy` calls outside the front end (the web login in
-  `marketplace/accounts/web.py`, for example).
+  `marketplace/accounts/web.py`, for example);
+- the notes written on an order's timeline and posted into its conversation
+  (`note=` arguments and `note = ...` assignments, with their `note or "..."`
+  defaults and `note + "..."` endings; the text given to `*_note(...)` calls),
+  and the reasons a provider gives (`ChargeResult`, `IdentityDecision`). These
+  are stored as English text; pages translate them when they show them. The
+  `*_note(...)` texts, which become chat system messages, are also listed
+  apart (`CHAT_NOTES`) so the chat script can translate those arriving live.
 
 An f-string becomes a template with named placeholders (`{DETAILS_MAX}` ->
 `%(DETAILS_MAX)s`), matched back against the formatted message at display
@@ -41,6 +48,8 @@ SKIP_FILES = {"api.py", "api_security.py", "discovery_api.py", "consumers.py", "
               "client.py", "indexing.py", "documents.py", "recommend_eval.py", "serve.py",
               "crypto.py", "events.py", "layers.py", "outbox_batch.py", "presence.py"}
 GETTEXT_NAMES = {"_", "gettext", "gettext_lazy", "pgettext", "ngettext"}
+# Provider answers whose reason text a page shows (a declined card, a rejected document).
+PROVIDER_RESULTS = {"ChargeResult", "IdentityDecision"}
 
 
 def _template(node: ast.AST) -> str | None:
@@ -84,6 +93,28 @@ def _strings(node: ast.AST, found: set[str]) -> None:
             _strings(item, found)
 
 
+def _note_strings(node: ast.AST, found: set[str]) -> None:
+    """Templates in a note's value: `"..."`, `f"..."`, `note or "..."`,
+    `note + " ..."` (the start is whatever the caller wrote), `f"..."[:500]`."""
+    if isinstance(node, ast.BoolOp):
+        for value in node.values:
+            _note_strings(value, found)
+    elif isinstance(node, ast.Subscript):
+        _note_strings(node.value, found)
+    elif (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
+          and _template(node.left) is None):
+        right = _template(node.right)
+        if right is not None and "%(" not in right:
+            found.add("%(detail)s" + right)
+    else:
+        _strings(node, found)
+
+
+def _call_name(node: ast.Call) -> str:
+    func = node.func
+    return func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+
+
 def _is_message(text: str) -> bool:
     plain = text.replace("%%", "%").strip()
     # Messages are sentences: at least two words or a trailing full stop, and
@@ -91,11 +122,33 @@ def _is_message(text: str) -> bool:
     return bool(plain) and not plain[0].islower() and (" " in plain or plain.endswith("."))
 
 
-def scan_file(path: Path) -> set[str]:
+def _finish(found: set[str]) -> set[str]:
+    # A template without placeholders is looked up verbatim: no %% escapes.
+    return {t if "%(" in t else t.replace("%%", "%") for t in found if _is_message(t)}
+
+
+def scan_file(path: Path, chat_notes: set[str] | None = None) -> set[str]:
+    """The message templates in one source file; the texts of `*_note(...)`
+    calls are also added to `chat_notes` when given."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     found: set[str] = set()
+    notes: set[str] = set()
     msgids: set[str] = set()  # already marked for translation: taken as they are
     for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            for keyword in node.keywords:
+                if keyword.arg == "note":
+                    _note_strings(keyword.value, found)
+            name = _call_name(node)
+            if name.endswith("_note"):
+                for arg in node.args:
+                    _note_strings(arg, notes)
+            elif name in PROVIDER_RESULTS:
+                for arg in node.args:
+                    _strings(arg, found)
+        elif (isinstance(node, ast.Assign) and len(node.targets) == 1
+              and isinstance(node.targets[0], ast.Name) and node.targets[0].id == "note"):
+            _note_strings(node.value, found)
         if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
             for arg in node.exc.args:
                 _strings(arg, found)
@@ -121,8 +174,10 @@ def scan_file(path: Path) -> set[str]:
             first = node.args[0]
             if isinstance(first, ast.Constant) and isinstance(first.value, str):
                 msgids.add(first.value)
-    # A template without placeholders is looked up verbatim: no %% escapes.
-    return {t if "%(" in t else t.replace("%%", "%") for t in found if _is_message(t)} | msgids
+    notes = _finish(notes)
+    if chat_notes is not None:
+        chat_notes |= notes
+    return _finish(found) | notes | msgids
 
 
 def source_files() -> list[Path]:
@@ -138,13 +193,19 @@ def source_files() -> list[Path]:
 
 def scan() -> list[str]:
     """Every message template, sorted (stable output for the generated file)."""
+    return scan_all()[0]
+
+
+def scan_all() -> tuple[list[str], list[str]]:
+    """Every message template, and those posted as chat system messages; sorted."""
     found: set[str] = set()
+    chat_notes: set[str] = set()
     for path in source_files():
-        found |= scan_file(path)
-    return sorted(found)
+        found |= scan_file(path, chat_notes)
+    return sorted(found), sorted(chat_notes)
 
 
-def render_module(messages: list[str]) -> str:
+def render_module(messages: list[str], chat_notes: list[str] | None = None) -> str:
     lines = [
         "# ruff: noqa: E501",
         '"""Generated by `python manage.py frontend_messages` from the apps\' services',
@@ -157,4 +218,9 @@ def render_module(messages: list[str]) -> str:
     ]
     lines += [f"    gettext_noop({message!r})," for message in messages]
     lines += ["]", ""]
+    if chat_notes is not None:
+        lines += ["# Posted into conversations as system messages (a subset of MESSAGES).",
+                  "CHAT_NOTES = ["]
+        lines += [f"    {message!r}," for message in chat_notes]
+        lines += ["]", ""]
     return "\n".join(lines)

@@ -36,6 +36,12 @@ STATUSES = {
     "countered": _("Countered"),
     "accepted": _("Accepted"),
     "declined": _("Declined"),
+    # order timeline steps that are not order states
+    "payment_failed": _("Payment failed"),
+    "escalated": _("Sent to a moderator"),
+    "return_accepted": _("Return accepted"),
+    "return_shipped": _("Return shipped"),
+    "evidence_added": _("Evidence added"),
 }
 
 BADGES = {
@@ -158,4 +164,26 @@ PLACES = {
     "private network": _("private network"),
     "carrier network": _("carrier network"),
     "unknown": _("Unknown"),
+}
+
+# accounts.verification's identity documents and the API's payout methods.
+DOCUMENT_TYPES = {
+    "passport": _("Passport"),
+    "national_id": _("National identity card"),
+    "driving_licence": _("Driving licence"),
+    "resident_permit": _("Residence permit"),
+}
+PAYOUT_METHODS = {
+    "bank": _("Bank account"),
+    "alipay": _("Alipay"),
+    "wechat": _("WeChat Pay"),
+    "paypal": _("PayPal"),
+}
+
+# Words the services put into timeline notes ("The buyer added 2 photo(s)",
+# "Delivered (carrier).") that translate() looks up on their own.
+NOTE_WORDS = {
+    "buyer": _("buyer"),
+    "seller": _("seller"),
+    "carrier": _("carrier"),
 }

@@ -471,12 +471,28 @@ def conversation(request: HttpRequest, conversation_id: str) -> HttpResponse:
             "exponent": conv.listing.price.exponent,
             "lang": request.LANGUAGE_CODE,
             "checkout_url": reverse("frontend:checkout", args=[conv.listing_id]),
-            "messages": [message_payload(m) for m in history],
+            "messages": [_system_translated(message_payload(m)) for m in history],
         },
     })
 
 
-def _chat_text(other_name: str) -> dict[str, str]:
+def _system_translated(payload: dict[str, Any]) -> dict[str, Any]:
+    """A system line (the order's steps, stored in English) in the viewer's
+    language; the API and the stored message are unchanged."""
+    if payload["kind"] == "system" and payload["body"]:
+        payload["body"] = translate(payload["body"])
+    return payload
+
+
+def _chat_notes() -> list[list[str]]:
+    """The order steps posted into conversations, with their translations, for
+    chat.js to translate the ones that arrive live (templates: "%(carrier)s")."""
+    from frontend.domain_messages import CHAT_NOTES
+
+    return [[note, _(note)] for note in CHAT_NOTES if _(note) != note]
+
+
+def _chat_text(other_name: str) -> dict[str, Any]:
     """What chat.js shows, translated here so the script has no strings of its own."""
     return {
         "connected": _("Connected"), "reconnecting": _("Reconnecting…"),
@@ -499,6 +515,7 @@ def _chat_text(other_name: str) -> dict[str, str]:
         "status_expired": str(labels.STATUSES["expired"]),
         "status_withdrawn": str(labels.STATUSES["withdrawn"]),
         "bad_amount": _("Enter an amount such as 120 or 99.50."),
+        "system_notes": _chat_notes(),
     }
 
 

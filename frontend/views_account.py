@@ -1,9 +1,11 @@
 """Account pages: Settings > Security (two-factor login), Sessions and devices,
-Privacy (data export, account deletion), and moderation appeals.
+Privacy (data export, account deletion), Verification (phone, identity),
+Payouts (where the money goes), and moderation appeals.
 
 Presentation only, like the other pages: every write goes through
 `marketplace.accounts.security` / `privacy` or `moderation.services`, every read
-through their selectors. A refused step (wrong code, step-up missing, open
+through their selectors (`marketplace.accounts.verification` and `services`
+for the verification and payout pages). A refused step (wrong code, step-up missing, open
 orders) comes back to the page with the reason and a 4xx, never a 500.
 """
 
@@ -24,9 +26,10 @@ from django.views.decorators.http import require_POST
 
 from frontend import labels
 from frontend.errors import error_text, translate
-from marketplace.accounts import privacy, security
+from marketplace.accounts import privacy, security, services, verification
 from marketplace.accounts import selectors as account_selectors
-from marketplace.errors import DomainError, InvalidState, NotAllowed, NotFound
+from marketplace.errors import DomainError, InvalidState, NotAllowed, NotFound, ValidationFailed
+from marketplace.money import Money
 from moderation import selectors as moderation_selectors
 from moderation import services as moderation_services
 
@@ -216,6 +219,141 @@ def privacy_page(request: HttpRequest) -> HttpResponse:
         "two_factor": security.has_two_factor(me),
         "grace_days": settings.ACCOUNT_DELETION_GRACE_DAYS,
         "link_days": max(1, settings.DATA_EXPORT_LINK_MAX_AGE // 86400),
+    }, status=status)
+
+
+# --- verification: phone and identity --------------------------------------------------------
+
+# The phone check this browser is waiting on (its id, not the code: the code
+# only exists as an HMAC in the PhoneVerification row).
+PHONE_KEY = "mkt_phone_check"
+
+
+def _sandbox_sms_text(phone: str) -> str:
+    """With the sandbox SMS provider nothing is delivered: show what would have
+    been sent, so the page can be used on a demo install. Never with a real one."""
+    from marketplace.accounts.providers import SandboxSms
+
+    if settings.SMS_PROVIDER != "marketplace.accounts.providers.SandboxSms":
+        return ""
+    for sent in reversed(SandboxSms.outbox):
+        if sent["to"] == phone:
+            return sent["text"]
+    return ""
+
+
+@login_required
+def verification_page(request: HttpRequest) -> HttpResponse:
+    """Settings > Verification: phone (an SMS code) and identity (a document
+    check by the identity provider), each with its status."""
+    me = request.user
+    errors: dict[str, str] = {}
+    status = 200
+    form = {"phone": "", "full_name": "", "document_type": "", "country": ""}
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            if action == "phone_send":
+                form["phone"] = request.POST.get("phone", "").strip()
+                check = verification.phone_verification_start(user=me, phone=form["phone"])
+                request.session[PHONE_KEY] = str(check.id)
+                messages.success(request, _("We sent a code by SMS to %(phone)s.")
+                                 % {"phone": verification.mask_phone(check.phone)})
+                return redirect("frontend:settings-verification")
+            if action == "phone_confirm":
+                check_id = request.session.get(PHONE_KEY)
+                if not check_id:
+                    raise InvalidState(_("Ask for a code first."), state="none")
+                verification.phone_verification_confirm(
+                    user=me, verification_id=check_id, code=request.POST.get("code", "")
+                )
+                request.session.pop(PHONE_KEY, None)
+                messages.success(request, _("Your phone number is verified."))
+                return redirect("frontend:settings-verification")
+            if action == "phone_cancel":
+                request.session.pop(PHONE_KEY, None)
+                return redirect("frontend:settings-verification")
+            if action == "identity":
+                form.update({k: request.POST.get(k, "").strip()
+                             for k in ("full_name", "document_type", "country")})
+                check = verification.identity_verify(
+                    user=me, full_name=form["full_name"],
+                    document_type=form["document_type"],
+                    document_number=request.POST.get("document_number", ""),
+                    country=form["country"],
+                )
+                if check.status == "approved":
+                    messages.success(request, _("Your identity is verified."))
+                else:
+                    messages.error(request, _("Your document could not be verified: %(reason)s")
+                                   % {"reason": translate(check.reason)})
+                return redirect("frontend:settings-verification")
+            raise NotAllowed(_("Unknown action."))
+        except DomainError as exc:
+            section = "identity" if action == "identity" else "phone"
+            errors[section], status = error_text(exc), _status_for(exc)
+    me.refresh_from_db(fields=["phone", "phone_verified_at", "identity_verified_at"])
+    pending = account_selectors.phone_verification_pending(
+        user=me, verification_id=request.session.get(PHONE_KEY)
+    )
+    if pending is None:
+        request.session.pop(PHONE_KEY, None)
+    last_identity = account_selectors.identity_check_latest(user=me)
+    return render(request, "frontend/settings_verification.html", {
+        "section": "verification", "errors": errors, "form": form,
+        "levels": account_selectors.verification_levels(user=me),
+        "phone_masked": verification.mask_phone(me.phone),
+        "pending": pending,
+        "pending_phone": verification.mask_phone(pending.phone) if pending else "",
+        "sandbox_sms": _sandbox_sms_text(pending.phone) if pending else "",
+        "identity_rejected": (translate(last_identity.reason)
+                              if last_identity and last_identity.status == "rejected"
+                              and not me.identity_verified else ""),
+        "document_types": [(k, labels.DOCUMENT_TYPES[k]) for k in verification.DOCUMENT_TYPES],
+        "identity_limit": Money(settings.PAYOUT_IDENTITY_THRESHOLD_MINOR,
+                                settings.MARKETPLACE_CURRENCY),
+    }, status=status)
+
+
+# --- payouts: where the money goes ------------------------------------------------------------
+
+
+@login_required
+def payouts_page(request: HttpRequest) -> HttpResponse:
+    """Settings > Payouts: the saved payout details, masked (only the last four
+    characters of the account), and the form to set or change them (step-up:
+    the password or a 2FA code, like the API's PUT /api/me/payout-details)."""
+    me = request.user
+    error, status = "", 200
+    form = {"method": "", "account_name": ""}
+    if request.method == "POST":
+        form = {k: request.POST.get(k, "").strip() for k in ("method", "account_name")}
+        try:
+            if form["method"] not in labels.PAYOUT_METHODS:
+                raise ValidationFailed({"method": [_("Choose how you want to be paid.")]})
+            if not form["account_name"] or len(form["account_name"]) > 120:
+                raise ValidationFailed({"account_name": [_("Enter the account holder's name "
+                                                           "(at most 120 characters).")]})
+            _step_up(request)
+            services.payout_details_set(
+                user=me, session=security.current_session(request), method=form["method"],
+                account_name=form["account_name"],
+                account_number=request.POST.get("account_number", "")[:64],
+            )
+        except DomainError as exc:
+            error, status = error_text(exc), _status_for(exc)
+        else:
+            messages.success(request, _("Payout details saved."))
+            return redirect("frontend:settings-payouts")
+    saved = account_selectors.payout_details_masked(user=me)
+    return render(request, "frontend/settings_payouts.html", {
+        "section": "payouts", "error": error, "form": form, "saved": saved,
+        "saved_method": labels.PAYOUT_METHODS.get(saved["method"] or "", saved["method"]),
+        "methods": list(labels.PAYOUT_METHODS.items()),
+        "two_factor": security.has_two_factor(me),
+        "identity_verified": me.identity_verified,
+        "identity_limit": Money(settings.PAYOUT_IDENTITY_THRESHOLD_MINOR,
+                                settings.MARKETPLACE_CURRENCY),
     }, status=status)
 
 

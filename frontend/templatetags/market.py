@@ -73,6 +73,15 @@ def status_label(value: str) -> str:
 
 
 @register.filter
+def service_text(value: str) -> str:
+    """A text the services stored in English (an order timeline note, a chat
+    system message) in the viewer's language; what people typed stays as it is."""
+    from frontend.errors import translate
+
+    return translate(value) if value else value
+
+
+@register.filter
 def badge_label(value: str) -> str:
     return str(labels.BADGES.get(value, value))
 

@@ -64,6 +64,30 @@ def data_export_latest(*, user: User) -> Any:
     return DataExport.objects.filter(user=user).order_by("-created_at").first()
 
 
+def phone_verification_pending(*, user: User, verification_id: Any) -> Any:
+    """The user's phone check `verification_id` while a code can still be typed
+    (not used, not expired, attempts left), or None."""
+    from django.utils import timezone
+
+    from marketplace.accounts.models import PhoneVerification
+    from marketplace.accounts.verification import PHONE_CODE_ATTEMPTS
+
+    vid = parse_uuid(verification_id) if verification_id else None
+    if vid is None:
+        return None
+    return PhoneVerification.objects.filter(
+        id=vid, user=user, verified_at__isnull=True, expires_at__gt=timezone.now(),
+        attempts__lt=PHONE_CODE_ATTEMPTS,
+    ).first()
+
+
+def identity_check_latest(*, user: User) -> Any:
+    """The user's most recent identity check (any status), or None."""
+    from marketplace.accounts.models import IdentityVerification
+
+    return IdentityVerification.objects.filter(user=user).order_by("-created_at").first()
+
+
 def payout_details(*, user: User) -> dict[str, Any]:
     import json
 

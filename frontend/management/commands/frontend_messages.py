@@ -19,8 +19,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, check: bool = False, **options: Any) -> None:
         target = domain_scan.ROOT / "frontend" / "domain_messages.py"
-        messages = domain_scan.scan()
-        text = domain_scan.render_module(messages)
+        messages, chat_notes = domain_scan.scan_all()
+        text = domain_scan.render_module(messages, chat_notes)
         current = target.read_text(encoding="utf-8") if target.exists() else ""
         if check:
             if current != text:

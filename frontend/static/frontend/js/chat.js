@@ -26,6 +26,30 @@
     return (m.amount_minor < 0 ? "-" : "") + (SYMBOLS[m.currency] || m.currency + "\u00a0") + whole + frac;
   }
 
+  // The order's steps are stored in English; the page sends their translations
+  // as templates ("Shipped with %(carrier)s, ...") for those that arrive live.
+  var NOTES = (T.system_notes || []).map(function (pair) {
+    var names = [];
+    var source = pair[0].split(/%\((\w+)\)s/).map(function (part, i) {
+      if (i % 2) { names.push(part); return "(.+?)"; }
+      return part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    }).join("");
+    return { re: new RegExp("^" + source + "$"), names: names, text: pair[1] };
+  });
+
+  function systemText(body) {
+    for (var i = 0; i < NOTES.length; i++) {
+      var found = NOTES[i].re.exec(body || "");
+      if (found) {
+        var names = NOTES[i].names;
+        return NOTES[i].text.replace(/%\((\w+)\)s/g, function (_, name) {
+          return found[names.indexOf(name) + 1];
+        });
+      }
+    }
+    return body;
+  }
+
   function toMinor(text) {
     var t = String(text).trim().replace(/,/g, "");
     var re = cfg.exponent ? new RegExp("^\\d+(\\.\\d{1," + cfg.exponent + "})?$") : /^\d+$/;
@@ -142,7 +166,7 @@
       b.appendChild(img);
       return b;
     }
-    return el("div", "bubble", m.body);
+    return el("div", "bubble", m.sender ? m.body : systemText(m.body));
   }
 
   function render(m) {
