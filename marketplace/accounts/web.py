@@ -30,7 +30,9 @@ class LoginForm(forms.Form):
 
 
 class SecureLoginView(auth_views.LoginView):
-    second_step_template = "accounts/login_2fa.html"
+    # The page layer names its templates (the kernel knows no front end):
+    # `template_name` for the password step, this one for the second step.
+    second_step_template: str = ""
 
     def get_form_class(self) -> type[forms.Form]:
         return LoginForm
