@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.test.utils import override_settings
@@ -44,9 +46,25 @@ class Command(BaseCommand):
         )
         # Demo chats and orders notify their (offline) parties; those e-mails
         # would only flood the console, so they go to a throwaway outbox.
-        with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
-            for name, seeder in seeding.seeders():
-                self.stdout.write(f"Seeding {name} ...")
-                with transaction.atomic():
-                    seeder(ctx)
+        quiet = _NoSearchServerYet()
+        outbox_log = logging.getLogger("marketplace.outbox.services")
+        if not settings.ELASTICSEARCH_URL:
+            # `make run` seeds before it starts the embedded search server;
+            # `serve` then indexes every listing from the database, and the
+            # outbox re-sends these events, so a warning per listing is noise.
+            self.stdout.write("Search index: built by `serve` from the database when it starts.")
+            outbox_log.addFilter(quiet)
+        try:
+            with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+                for name, seeder in seeding.seeders():
+                    self.stdout.write(f"Seeding {name} ...")
+                    with transaction.atomic():
+                        seeder(ctx)
+        finally:
+            outbox_log.removeFilter(quiet)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
+
+
+class _NoSearchServerYet(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "ELASTICSEARCH_URL is not set" not in record.getMessage()
