@@ -14,7 +14,8 @@
   function formatter(currency, digits) {
     try {
       var opts = { maximumFractionDigits: digits };
-      if (currency) { opts.style = "currency"; opts.currency = currency; opts.minimumFractionDigits = 0; }
+      // narrowSymbol: "¥", as the pages print prices, not "CN¥".
+      if (currency) { opts.style = "currency"; opts.currency = currency; opts.currencyDisplay = "narrowSymbol"; opts.minimumFractionDigits = 0; }
       return new Intl.NumberFormat(lang, opts);
     } catch (e) {
       return { format: function (v) { return String(v); } };
@@ -42,7 +43,7 @@
         };
       })),
       // Whole numbers on the axis unless the ticks are closer than 1 apart.
-      axes: [{}, { size: 70, values: function (u, splits) {
+      axes: [{}, { size: chart.currency ? 90 : 60, values: function (u, splits) {
         var fine = splits.length > 1 && Math.abs(splits[1] - splits[0]) < 1;
         return splits.map(function (v) { return (fine ? fmt : whole).format(v); });
       } }]
