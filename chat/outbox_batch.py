@@ -60,6 +60,21 @@ def event_row(*, topic: str, payload: dict[str, Any]) -> OutboxEvent:
     )
 
 
+def enqueued_at(now: Any) -> Any:
+    """The `enqueued_at` of an event written for a batch (see event_row)."""
+    return None if outbox.is_eager() else now
+
+
+def after_insert_many(event_ids: list[str]) -> None:
+    """`after_insert` for several events written by one statement: one
+    on-commit hook and one lock for all of them."""
+    if outbox.is_eager():
+        for event_id in event_ids:
+            after_insert(event_id)
+    elif event_ids:
+        transaction.on_commit(lambda: _add_many(event_ids))
+
+
 def after_insert(event_id: str) -> None:
     """Call right after the event row was written (in the caller's transaction)."""
     if outbox.is_eager():
@@ -69,9 +84,13 @@ def after_insert(event_id: str) -> None:
 
 
 def _add(event_id: str) -> None:
+    _add_many([event_id])
+
+
+def _add_many(event_ids: list[str]) -> None:
     global _flusher
     with _lock:
-        _pending.append(event_id)
+        _pending.extend(event_ids)
         full = len(_pending) >= BATCH_SIZE
         if _flusher is None or not _flusher.is_alive():
             # One long-lived thread per process: starting a timer thread per

@@ -13,6 +13,7 @@ from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -397,64 +398,86 @@ def message_send_batch(
     return results  # type: ignore[return-value]
 
 
-_BATCH_SQL: dict[int, str] = {}
+_BATCH_SQL: str | None = None
+
+# What the group-commit statement inserts for each column: the per-message
+# values come from the JSON rows (alias s), the rest are the same for every
+# message of a text batch. Keyed by attname, in the model's column order (a
+# new column fails loudly in _batch_sql).
+_MESSAGE_COLUMNS = {
+    "id": "s.id",
+    "conversation_id": "s.conv",
+    "seq": "s.seq",
+    "sender_id": "s.sender",
+    "kind": "%(kind)s::text",
+    "body": "s.body",
+    "client_id": "s.client_id",
+    "offer_id": "NULL::uuid",
+    "image": "''",
+    "image_width": "NULL::int",
+    "image_height": "NULL::int",
+    "data": "'{}'::jsonb",
+    "created_at": "%(now)s::timestamptz",
+}
+# The payload is _message_event's, built by PostgreSQL (to_jsonb of a uuid is its text).
+_EVENT_COLUMNS = {
+    "id": "s.ev",
+    "topic": "%(topic)s::text",
+    "payload": (
+        "jsonb_build_object('conversation_id', s.conv, 'message_id', s.id, 'seq', s.seq,"
+        " 'sender_id', s.sender, 'recipient_id', s.recipient, 'listing_id', s.listing,"
+        " 'kind', %(kind)s::text)"
+    ),
+    "created_at": "%(now)s::timestamptz",
+    "delivered_at": "NULL::timestamptz",
+    "enqueued_at": "%(enqueued_at)s::timestamptz",
+    "attempts": "0",
+    "last_error": "''",
+}
 
 
-def _batch_sql(count: int) -> str:
-    """The group-commit statement for `count` messages (cached per count):
-    VALUES rows of messages and of their outbox events; each conversation
-    is bumped once by its number of messages (row lock, block check), and
-    the messages of one conversation are numbered in arrival order."""
-    sql = _BATCH_SQL.get(count)
-    if sql is not None:
-        return sql
+def _batch_sql() -> str:
+    """The group-commit statement, the same text for any batch size: the
+    messages arrive as ONE json parameter (a row per message, encoded by
+    orjson), so psycopg neither parses a long statement per batch nor adapts
+    a dozen parameters per message, and Django builds no model instance to
+    insert. Each conversation is bumped once by its number of messages (row
+    lock, block check), and the messages of one conversation are numbered in
+    arrival order."""
+    global _BATCH_SQL
+    if _BATCH_SQL is not None:
+        return _BATCH_SQL
     quote = connection.ops.quote_name
     conv_table = quote(Conversation._meta.db_table)
     block_table = quote(Block._meta.db_table)
-    m_fields = [f for f in Message._meta.concrete_fields if f.attname != "seq"]
-    e_fields = list(OutboxEvent._meta.concrete_fields)
-
-    def row(fields: list[Any]) -> str:
-        casts = ", ".join(f"%s::{f.cast_db_type(connection)}" for f in fields)
-        return f"(%s::int, {casts})"
-
-    m_names = [f"c_{f.column}" for f in m_fields]
-    e_names = [f"e_{f.column}" for f in e_fields]
-    m_rows = ", ".join([row(m_fields)] * count)
-    e_rows = ", ".join([row(e_fields)] * count)
-    conv_col = f"c_{Message._meta.get_field('conversation').column}"
-    m_insert = ", ".join(quote(f.column) for f in Message._meta.concrete_fields)
-    m_select = ", ".join(
-        "s.seq" if f.attname == "seq" else f"s.c_{f.column}"
-        for f in Message._meta.concrete_fields
-    )
+    m_fields = Message._meta.concrete_fields
+    e_fields = OutboxEvent._meta.concrete_fields
+    if [f.attname for f in m_fields] != list(_MESSAGE_COLUMNS):
+        # _insert_text_messages hands Message.from_db its values in this order.
+        raise RuntimeError("chat.services._MESSAGE_COLUMNS is out of step with Message")
+    m_insert = ", ".join(quote(f.column) for f in m_fields)
+    m_select = ", ".join(_MESSAGE_COLUMNS[f.attname] for f in m_fields)
     e_insert = ", ".join(quote(f.column) for f in e_fields)
-    e_select = ", ".join(
-        f"(ev.e_{f.column} || jsonb_build_object('seq', s.seq))"
-        if f.attname == "payload"
-        else f"ev.e_{f.column}"
-        for f in e_fields
-    )
-    sql = (
-        f"WITH v (i, {', '.join(m_names)}) AS (VALUES {m_rows}),"  # noqa: S608 - names from _meta, values as parameters
-        f" n AS (SELECT {conv_col} AS conv, count(*) AS k FROM v GROUP BY {conv_col}),"
-        f" c AS (UPDATE {conv_table} SET last_seq = last_seq + n.k, last_message_at = %s"
+    e_select = ", ".join(_EVENT_COLUMNS[f.attname] for f in e_fields)
+    _BATCH_SQL = (
+        "WITH v AS (SELECT * FROM json_to_recordset(%(rows)s::json) AS r(i int, id uuid,"  # noqa: S608 - names from _meta, values as parameters
+        " conv uuid, sender uuid, recipient uuid, listing uuid, body text, client_id text,"
+        " ev uuid)),"
+        " n AS (SELECT conv, count(*) AS k FROM v GROUP BY conv),"
+        f" c AS (UPDATE {conv_table} SET last_seq = last_seq + n.k, last_message_at = %(now)s"
         f" FROM n WHERE {conv_table}.id = n.conv AND NOT EXISTS (SELECT 1 FROM {block_table} b"
         f" WHERE (b.blocker_id = {conv_table}.buyer_id AND b.blocked_id = {conv_table}.seller_id)"
         f" OR (b.blocker_id = {conv_table}.seller_id AND b.blocked_id = {conv_table}.buyer_id))"
         f" RETURNING {conv_table}.id, {conv_table}.last_seq - n.k AS base),"
-        f" s AS (SELECT v.*, c.base + row_number() OVER (PARTITION BY v.{conv_col} ORDER BY v.i)"
-        f" AS seq FROM v JOIN c ON c.id = v.{conv_col}),"
+        " s AS (SELECT v.*, c.base + row_number() OVER (PARTITION BY v.conv ORDER BY v.i)"
+        " AS seq FROM v JOIN c ON c.id = v.conv),"
         f" m AS (INSERT INTO {quote(Message._meta.db_table)} ({m_insert})"
         f" SELECT {m_select} FROM s RETURNING 1),"
-        f" ev (i, {', '.join(e_names)}) AS (VALUES {e_rows}),"
         f" e AS (INSERT INTO {quote(OutboxEvent._meta.db_table)} ({e_insert})"
-        f" SELECT {e_select} FROM ev JOIN s ON s.i = ev.i RETURNING 1)"
-        f" SELECT s.i, s.seq FROM s"
+        f" SELECT {e_select} FROM s RETURNING 1)"
+        " SELECT s.i, s.seq FROM s"
     )
-    if len(_BATCH_SQL) < 256:
-        _BATCH_SQL[count] = sql
-    return sql
+    return _BATCH_SQL
 
 
 def _insert_text_messages(
@@ -464,46 +487,53 @@ def _insert_text_messages(
     _batch_sql). Returns the stored messages by item index; items missing
     from it were not stored (blocked, or no such conversation)."""
     now = timezone.now()
-    m_fields = [f for f in Message._meta.concrete_fields if f.attname != "seq"]
-    e_fields = list(OutboxEvent._meta.concrete_fields)
-    m_params: list[Any] = []
-    e_params: list[Any] = []
-    messages: dict[int, Message] = {}
-    events_by_index: dict[int, str] = {}
+    rows: list[dict[str, Any]] = []
+    by_index: dict[int, int] = {}
     for i, conversation, sender, body, client_id in ready:
-        message = Message(
-            id=uuid7(),
-            conversation_id=conversation.pk,
-            seq=0,
-            sender=sender,
-            kind=MessageKind.TEXT,
-            body=body,
-            client_id=client_id,
-            data={},
-            created_at=now,
+        sender_id = sender.pk
+        by_index[i] = len(rows)
+        rows.append(
+            {
+                "i": i,
+                "id": uuid7(),
+                "conv": conversation.pk,
+                "sender": sender_id,
+                "recipient": conversation.other_party(sender_id),
+                "listing": conversation.listing_id,
+                "body": body,
+                "client_id": client_id,
+                "ev": uuid7(),
+            }
         )
-        event = outbox_batch.event_row(
-            topic=events.MESSAGE_SENT, payload=_message_event(conversation, message)
-        )
-        m_params.append(i)
-        m_params.extend(f.get_db_prep_save(getattr(message, f.attname), connection)
-                        for f in m_fields)
-        e_params.append(i)
-        e_params.extend(f.get_db_prep_save(getattr(event, f.attname), connection)
-                        for f in e_fields)
-        messages[i] = message
-        events_by_index[i] = str(event.id)
+    params = {
+        "rows": orjson.dumps(rows).decode(),
+        "now": now,
+        "kind": MessageKind.TEXT.value,
+        "topic": events.MESSAGE_SENT,
+        "enqueued_at": outbox_batch.enqueued_at(now),
+    }
     with connection.cursor() as cursor:
-        cursor.execute(_batch_sql(len(ready)), [*m_params, now, *e_params])
-        rows = cursor.fetchall()
+        cursor.execute(_batch_sql(), params)
+        stored_rows = cursor.fetchall()
+    # Instances as a query would load them (Model.from_db: positional, no signals).
+    alias = connection.alias
+    kind = MessageKind.TEXT.value
     stored: dict[int, Message] = {}
-    for i, seq in rows:
-        message = messages[i]
-        message.seq = int(seq)
-        message._state.adding = False
-        message._state.db = connection.alias
-        outbox_batch.after_insert(events_by_index[i])
+    event_ids: list[str] = []
+    for i, seq in stored_rows:
+        row = rows[by_index[i]]
+        message = Message.from_db(
+            alias,
+            _MESSAGE_COLUMNS,
+            [
+                row["id"], row["conv"], int(seq), row["sender"], kind, row["body"],
+                row["client_id"], None, "", None, None, {}, now,
+            ],
+        )
+        message.sender = ready[by_index[i]][2]  # the sender's cached, as before
+        event_ids.append(str(row["ev"]))
         stored[i] = message
+    outbox_batch.after_insert_many(event_ids)
     return stored
 
 

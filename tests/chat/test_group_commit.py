@@ -110,6 +110,94 @@ def test_a_blocked_or_bad_item_fails_alone(buyer, seller, conversation, second_c
     assert Message.objects.filter(conversation=second_conversation).count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_batched_message_is_the_same_row_and_outbox_event_as_one_sent_alone(
+    buyer, seller, conversation, second_conversation
+):
+    alone, _ = services.message_send(
+        conversation=conversation, sender=seller, body="alone", client_id="a1", broadcast=False
+    )
+    results = services.message_send_batch(
+        items=[
+            (conversation, buyer, "batched", "b1"),
+            (second_conversation, buyer, "other", "b2"),
+        ]
+    )
+    batched, created = results[0]
+
+    assert created and batched.sender == buyer and batched.pk is not None
+    loaded = Message.objects.get(pk=batched.pk)
+    fields = [f.attname for f in Message._meta.concrete_fields]
+    assert {f: getattr(loaded, f) for f in fields} == {f: getattr(batched, f) for f in fields}
+    assert (loaded.kind, loaded.body, loaded.client_id, loaded.seq) == ("text", "batched", "b1", 2)
+    assert (loaded.data, loaded.image.name, loaded.offer_id) == ({}, "", None)
+
+    def event_of(message):
+        return OutboxEvent.objects.get(
+            topic=events.MESSAGE_SENT, payload__message_id=str(message.id)
+        )
+
+    single, batch = event_of(alone), event_of(batched)
+    assert single.payload == {
+        "conversation_id": str(conversation.pk),
+        "message_id": str(alone.id),
+        "seq": 1,
+        "sender_id": str(seller.pk),
+        "recipient_id": str(buyer.pk),
+        "listing_id": str(conversation.listing_id),
+        "kind": "text",
+    }
+    assert batch.payload == {
+        **single.payload,
+        "message_id": str(batched.id),
+        "seq": 2,
+        "sender_id": str(buyer.pk),
+        "recipient_id": str(seller.pk),
+    }
+    # Eager Celery in tests has delivered both at commit, the same way.
+    assert (batch.topic, batch.attempts, batch.last_error) == (
+        single.topic, single.attempts, single.last_error
+    )
+    assert batch.delivered_at is not None and single.delivered_at is not None
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_batch_hands_its_outbox_events_to_a_real_worker_in_one_task(
+    buyer, seller, conversation, second_conversation, celery_worker_on_shared_redis, monkeypatch
+):
+    import time
+
+    from chat import outbox_batch
+    from chat.tasks import deliver_events
+
+    handed: list[int] = []
+    original = deliver_events.apply_async
+
+    def recording(*args, **kwargs):
+        handed.append(len(kwargs["args"][0]))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(deliver_events, "apply_async", recording)
+    monkeypatch.setattr(outbox_batch, "BATCH_WAIT", 0.5)
+
+    results = services.message_send_batch(
+        items=[(conversation, buyer, f"m{i}", f"w{i}") for i in range(3)]
+        + [(second_conversation, buyer, "there", "w3")]
+    )
+    assert all(created for _, created in results)
+    # Not eager: written as already enqueued, so the dispatcher leaves them alone.
+    assert not OutboxEvent.objects.filter(topic=events.MESSAGE_SENT, enqueued_at__isnull=True)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and OutboxEvent.objects.filter(
+        topic=events.MESSAGE_SENT, delivered_at__isnull=True
+    ).exists():
+        time.sleep(0.1)
+
+    assert handed == [4]
+    assert OutboxEvent.objects.filter(topic=events.MESSAGE_SENT).count() == 4
+    assert not OutboxEvent.objects.filter(topic=events.MESSAGE_SENT, delivered_at__isnull=True)
+
+
 pytestmark_async = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
