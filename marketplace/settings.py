@@ -326,6 +326,8 @@ ELASTICSEARCH_TIMEOUT = env.float("ELASTICSEARCH_TIMEOUT", default=5.0)
 # Make each write visible to searches at once (tests, demos); production leaves
 # it to the index's refresh interval (1 s) for throughput.
 SEARCH_REFRESH_ON_WRITE = env.bool("SEARCH_REFRESH_ON_WRITE", default=False)
+# search_reindex sends bulk chunks from this many threads (1: one stream).
+SEARCH_BULK_THREADS = env.int("SEARCH_BULK_THREADS", default=2)
 
 # --- email --------------------------------------------------------------------------
 

@@ -14,13 +14,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from django.conf import settings
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 from elasticsearch import NotFoundError
-from elasticsearch.helpers import scan, streaming_bulk
+from elasticsearch.helpers import parallel_bulk, scan, streaming_bulk
 
 from listings.models import Category, Listing, ListingStatus, Photo
 from search.client import get_client
@@ -176,6 +177,12 @@ class ReindexResult:
         return self.indexed / self.seconds if self.seconds else 0.0
 
 
+def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
 def reindex(*, progress: Progress | None = None, chunk_size: int = 2000) -> ReindexResult:
     """Build a new index from the database, swap the alias to it atomically,
     drop the old index, then re-sync what changed during the build."""
@@ -198,9 +205,25 @@ def reindex(*, progress: Progress | None = None, chunk_size: int = 2000) -> Rein
             _indexable().order_by("pk").iterator(chunk_size=chunk_size), chains
         )
     )
-    for _ok, _item in streaming_bulk(
-        client, actions, chunk_size=chunk_size, raise_on_error=True, max_retries=3
-    ):
+    threads = settings.SEARCH_BULK_THREADS
+    if threads > 1:
+        # Chunks in flight from several threads keep the server busy while the
+        # next chunk is sent (osmem: ~1,980 -> ~2,050 docs/s at 100k). The
+        # documents are built here, in this thread: parallel_bulk reads its
+        # input from a pool thread, which must not run ORM queries.
+        results: Iterator[Any] = (
+            result
+            for batch in _batched(actions, chunk_size * threads * 4)
+            for result in parallel_bulk(
+                client, batch, thread_count=threads, chunk_size=chunk_size,
+                raise_on_error=True,
+            )
+        )
+    else:
+        results = streaming_bulk(
+            client, actions, chunk_size=chunk_size, raise_on_error=True, max_retries=3
+        )
+    for _ok, _item in results:
         done += 1
         if progress and (done % 500 == 0 or done == total):
             progress(done, total)

@@ -14,7 +14,7 @@
    own `listing_to_document`, so the mapping, analysis and derived fields
    (accessory flag, split title, suggestions) are the real ones.
 3. Bulk-loads them with `elasticsearch.helpers.streaming_bulk` (or
-   `parallel_bulk` with --threads > 1), chunk_size 2000, refresh off, and
+   `parallel_bulk` with --threads > 1, 2 by default as `search_reindex`), chunk_size 2000, refresh off, and
    prints docs/s (target >= 2,000) and osmem's memory (VmRSS and VmHWM from
    /proc/<pid>/status).
    Then "osmem floor": osmem's own CPU for bare requests over the whole
@@ -780,7 +780,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=100_000, help="listings to index")
     parser.add_argument("--chunk-size", type=int, default=2000)
-    parser.add_argument("--threads", type=int, default=1, help=">1 uses parallel_bulk")
+    parser.add_argument("--threads", type=int, default=2,
+                        help=">1 uses parallel_bulk (as search_reindex does: SEARCH_BULK_THREADS)")
     parser.add_argument("--queries", type=int, default=200, help="searches in the mix")
     parser.add_argument("--suggests", type=int, default=200, help="suggest prefixes")
     parser.add_argument("--rounds", type=int, default=1, help="times the mix is replayed")
