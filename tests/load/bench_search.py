@@ -13,10 +13,10 @@
    accessories) as search documents built by the project's
    own `listing_to_document`, so the mapping, analysis and derived fields
    (accessory flag, split title, suggestions) are the real ones.
-3. Bulk-loads them with `elasticsearch.helpers.streaming_bulk` (or
-   `parallel_bulk` with --threads > 1, 2 by default as `search_reindex`), chunk_size 2000, refresh off, and
-   prints docs/s (target >= 2,000) and osmem's memory (VmRSS and VmHWM from
-   /proc/<pid>/status).
+3. Bulk-loads them with `elasticsearch.helpers.parallel_bulk` from --threads
+   threads (2 by default, as `search_reindex`; 1: `streaming_bulk`),
+   chunk_size 2000, refresh off, and prints docs/s (target >= 2,000) and
+   osmem's memory (VmRSS and VmHWM from /proc/<pid>/status).
    Then "osmem floor": osmem's own CPU for bare requests over the whole
    index (count, newest 20, the facet aggregation, the ranking clauses),
    what any query matching that much costs before our query adds anything.
