@@ -465,6 +465,10 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         "elastic_transport": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        # In-process tasks (the embedded default) would print a "Task ...
+        # succeeded" line for every outbox hand-over and e-mail: noise there.
+        # Workers keep Celery's own INFO lines.
+        "celery.app.trace": {"level": "WARNING" if CELERY_TASK_ALWAYS_EAGER else "INFO"},
     },
 }
 
